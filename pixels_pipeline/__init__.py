@@ -1,0 +1,1 @@
+"""pixels_pipeline: a Dagster + Spark lakehouse pipeline for DICOM files."""

@@ -1,0 +1,247 @@
+"""The one Delta writer: Spark tasks write Parquet with pyarrow, the driver commits once.
+
+delta-spark jars cannot be installed here (no Maven), so this uses the delta-rs commit
+protocol: each task writes its rows as Parquet data files under the table folder and
+returns Delta add actions; the driver commits all of them in ONE transaction that replaces
+the written partitions. Readers never see a partial write: until the commit, the new files
+are not in the log (a killed run leaves only orphan files, removed by vacuum).
+delta-rs is only ever called on the driver (it panics in forked workers).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import AddAction, create_table_with_add_actions
+from pyspark.sql import DataFrame
+
+from pixels_pipeline.spark.schemas import PARTITION_COLUMN, data_schema
+from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
+
+_ADD_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("partition_value", pa.string()),
+        ("modification_time", pa.int64()),
+        ("num_records", pa.int64()),
+        ("stats", pa.string()),
+    ]
+)
+_COMMIT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What one write did to a table."""
+
+    version: int  # table version after the write
+    files: int  # data files added
+    rows: int  # rows added
+    skipped: bool  # the app transaction was committed before (a retried step): nothing done
+
+
+@dataclass(frozen=True)
+class _FileWriter:
+    """Runs inside Spark tasks: Arrow batches in, Parquet files out, add actions back."""
+
+    table_uri: str
+    schema: pa.Schema
+    options: StorageOptions
+    max_rows_per_file: int
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        fs, root = filesystem_for(self.table_uri, self.options)
+        file_schema = data_schema(self.schema)
+        open_files: dict[str, tuple[pq.ParquetWriter, str, _Stats]] = {}
+        adds: list[dict[str, Any]] = []
+
+        def close(value: str) -> None:
+            writer, rel, stats = open_files.pop(value)
+            writer.close()
+            info = fs.get_file_info(f"{root}/{rel}")
+            adds.append(
+                {
+                    "path": rel,
+                    "size": info.size,
+                    "partition_value": value,
+                    "modification_time": int(time.time() * 1000),
+                    "num_records": stats.rows,
+                    "stats": stats.to_json(),
+                }
+            )
+
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).select(self.schema.names).cast(self.schema)
+            for value in pc.unique(table[PARTITION_COLUMN]).to_pylist():
+                part = table.filter(pc.equal(table[PARTITION_COLUMN], value)).drop_columns(
+                    [PARTITION_COLUMN]
+                )
+                if value not in open_files:
+                    rel = f"{PARTITION_COLUMN}={value}/part-{uuid.uuid4().hex}.zstd.parquet"
+                    fs.create_dir(f"{root}/{PARTITION_COLUMN}={value}", recursive=True)
+                    sink = fs.open_output_stream(f"{root}/{rel}")
+                    writer = pq.ParquetWriter(sink, file_schema, compression="zstd")
+                    open_files[value] = (writer, rel, _Stats(file_schema))
+                writer, _, stats = open_files[value]
+                writer.write_table(part)
+                stats.update(part)
+                if stats.rows >= self.max_rows_per_file:
+                    close(value)
+        for value in list(open_files):
+            close(value)
+        if adds:
+            yield pa.RecordBatch.from_pylist(adds, schema=_ADD_SCHEMA)
+
+
+class _Stats:
+    """Delta file statistics: numRecords, nullCount, and min/max of numeric and date columns."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.rows = 0
+        self.nulls: dict[str, int] = {}
+        self.mins: dict[str, Any] = {}
+        self.maxs: dict[str, Any] = {}
+        self.minmax_columns = [
+            f.name
+            for f in schema
+            if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_date(f.type)
+        ]
+        self.null_columns = [f.name for f in schema if not pa.types.is_nested(f.type)]
+
+    def update(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        for name in self.null_columns:
+            self.nulls[name] = self.nulls.get(name, 0) + table[name].null_count
+        for name in self.minmax_columns:
+            mm = pc.min_max(table[name]).as_py()
+            if mm["min"] is None:
+                continue
+            self.mins[name] = mm["min"] if name not in self.mins else min(self.mins[name], mm["min"])
+            self.maxs[name] = mm["max"] if name not in self.maxs else max(self.maxs[name], mm["max"])
+
+    def to_json(self) -> str:
+        def enc(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, date) else value
+
+        return json.dumps(
+            {
+                "numRecords": self.rows,
+                "minValues": {k: enc(v) for k, v in self.mins.items()},
+                "maxValues": {k: enc(v) for k, v in self.maxs.items()},
+                "nullCount": self.nulls,
+            }
+        )
+
+
+def write_partitions(
+    df: DataFrame,
+    table_uri: str,
+    schema: pa.Schema,
+    *,
+    drop_ids: Sequence[str],
+    app_id: str | None = None,
+    options: StorageOptions | None = None,
+    max_rows_per_file: int = 200_000,
+) -> CommitResult:
+    """Replace the ``drop_ids`` partitions of a Delta table with ``df`` in one commit.
+
+    ``app_id`` makes the commit idempotent: if a transaction with that id was already
+    committed (a retried step), nothing is computed or written again.
+    """
+    opts = options or StorageOptions()
+    storage = opts.delta_options()
+    if app_id is not None and DeltaTable.is_deltatable(table_uri, storage_options=storage):
+        table = DeltaTable(table_uri, storage_options=storage)
+        if table.transaction_version(app_id) is not None:
+            return CommitResult(table.version(), 0, 0, skipped=True)
+    writer = _FileWriter(table_uri, schema, opts, max_rows_per_file)
+    rows = df.select(*schema.names).mapInArrow(writer, "path string, size long, "
+        "partition_value string, modification_time long, num_records long, stats string"
+    ).collect()
+    adds = [
+        AddAction(
+            path=r["path"],
+            size=r["size"],
+            partition_values={PARTITION_COLUMN: r["partition_value"]},
+            modification_time=r["modification_time"],
+            data_change=True,
+            stats=r["stats"],
+        )
+        for r in rows
+    ]
+    unexpected = {r["partition_value"] for r in rows} - set(drop_ids)
+    if unexpected:
+        raise ValueError(f"rows for partitions outside {sorted(drop_ids)}: {sorted(unexpected)}")
+    props = CommitProperties(
+        app_transactions=[Transaction(app_id, 1)] if app_id else None,
+        custom_metadata={"pixels_pipeline.drop_ids": ",".join(drop_ids)},
+    )
+    version = _commit(table_uri, schema, adds, drop_ids=drop_ids, props=props, storage=storage)
+    return CommitResult(version, len(adds), sum(r["num_records"] for r in rows), skipped=False)
+
+
+def _commit(
+    table_uri: str,
+    schema: pa.Schema,
+    adds: list[AddAction],
+    *,
+    drop_ids: Sequence[str],
+    props: CommitProperties,
+    storage: dict[str, str],
+) -> int:
+    delta_schema = DeltaSchema.from_arrow(schema)
+    name = table_uri.rstrip("/").rsplit("/", 1)[-1]
+    if not DeltaTable.is_deltatable(table_uri, storage_options=storage):
+        try:
+            create_table_with_add_actions(
+                table_uri,
+                delta_schema,
+                adds,
+                mode="error",
+                partition_by=[PARTITION_COLUMN],
+                name=name,
+                storage_options=storage,
+                commit_properties=props,
+            )
+            return DeltaTable(table_uri, storage_options=storage).version()
+        except Exception:
+            if not DeltaTable.is_deltatable(table_uri, storage_options=storage):
+                raise  # not a lost creation race: a real failure
+    for attempt in range(_COMMIT_ATTEMPTS):
+        table = DeltaTable(table_uri, storage_options=storage)
+        try:
+            table.create_write_transaction(
+                adds,
+                mode="overwrite",
+                schema=delta_schema,
+                partition_by=[PARTITION_COLUMN],
+                partition_filters=[(PARTITION_COLUMN, "in", list(drop_ids))],
+                commit_properties=props,
+            )
+            table.update_incremental()
+            return table.version()
+        except CommitFailedError:
+            # A concurrent writer committed first: our partitions are ours alone, so
+            # reloading and committing again loses and duplicates nothing.
+            if attempt == _COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def partition_uri(table_uri: str, drop_id: str) -> str:
+    """Folder of one partition's data files."""
+    return join_uri(table_uri, f"{PARTITION_COLUMN}={drop_id}")

@@ -1,0 +1,80 @@
+"""Table schemas, written once in Arrow with a comment per column.
+
+The Spark schema and the Delta schema are derived from these, so the three never drift.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StructType
+
+PARTITION_COLUMN = "drop_id"
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, dtype: pa.DataType, comment: str) -> pa.Field:
+    return pa.field(name, dtype, nullable=True, metadata={"comment": comment})
+
+
+_ERROR_FIELDS = [
+    _f("error_type", pa.string(), "null when the row succeeded, else an ErrorType value"),
+    _f("error_message", pa.string(), "what failed, naming the file; never PHI"),
+]
+
+OBJECT_CATALOG = pa.schema(
+    [
+        _f("row_id", pa.string(), "stable hash (sha256, 32 hex) of path"),
+        _f("path", pa.string(), "full URI of the file"),
+        _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+        _f("relative_path", pa.string(), "path inside the drop folder"),
+        _f("local_path", pa.string(), "local filesystem path; null for object storage"),
+        _f("extension", pa.string(), "lower-case file extension without the dot"),
+        _f("path_tags", pa.list_(pa.string()), "components of relative_path"),
+        _f("length", pa.int64(), "file size in bytes"),
+        _f("modification_time", _TS, "last modification time of the file"),
+        _f("is_dicom", pa.bool_(), "decided from content: DICM prefix or plausible headerless start"),
+        _f("is_anon", pa.bool_(), "read with anonymous object-store access"),
+        _f("ingested_at", _TS, "when this row was cataloged"),
+        *_ERROR_FIELDS,
+    ]
+)
+
+METADATA = pa.schema(
+    [
+        _f("row_id", pa.string(), "object_catalog.row_id of the file"),
+        _f("path", pa.string(), "full URI of the file"),
+        _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+        _f("meta", pa.string(), "full header as DICOM JSON (PS3.18 F.2), bulk data as BulkDataURI"),
+        _f("sop_instance_uid", pa.string(), "(0008,0018) SOP Instance UID"),
+        _f("sop_class_uid", pa.string(), "(0008,0016) SOP Class UID"),
+        _f("study_instance_uid", pa.string(), "(0020,000D) Study Instance UID"),
+        _f("series_instance_uid", pa.string(), "(0020,000E) Series Instance UID"),
+        _f("patient_id", pa.string(), "(0010,0020) Patient ID (PHI: never logged)"),
+        _f("modality", pa.string(), "(0008,0060) Modality"),
+        _f("study_date", pa.date32(), "(0008,0020) Study Date"),
+        _f("series_number", pa.int32(), "(0020,0011) Series Number"),
+        _f("instance_number", pa.int32(), "(0020,0013) Instance Number"),
+        _f("rows", pa.int32(), "(0028,0010) Rows"),
+        _f("columns", pa.int32(), "(0028,0011) Columns"),
+        _f("number_of_frames", pa.int32(), "(0028,0008) Number of Frames"),
+        _f("bits_allocated", pa.int32(), "(0028,0100) Bits Allocated"),
+        _f("photometric_interpretation", pa.string(), "(0028,0004) Photometric Interpretation"),
+        _f("transfer_syntax_uid", pa.string(), "(0002,0010) Transfer Syntax UID"),
+        _f("manufacturer", pa.string(), "(0008,0070) Manufacturer"),
+        _f("body_part_examined", pa.string(), "(0018,0015) Body Part Examined"),
+        *_ERROR_FIELDS,
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"object_catalog": OBJECT_CATALOG, "metadata": METADATA}
+
+
+def spark_schema(schema: pa.Schema) -> StructType:
+    """The Spark StructType of an Arrow table schema (timestamps stay UTC-aware)."""
+    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
+
+
+def data_schema(schema: pa.Schema) -> pa.Schema:
+    """The columns stored in Parquet data files: all but the partition column."""
+    return pa.schema([f for f in schema if f.name != PARTITION_COLUMN])

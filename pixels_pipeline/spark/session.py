@@ -1,0 +1,55 @@
+"""Build the Spark session the pipeline runs on (local or a ``spark://`` cluster)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+# Settings every pipeline session needs: Arrow transfer, UTC timestamps, small shuffles.
+_BASE_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "256",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.python.worker.reuse": "true",
+    "spark.driver.memory": "2g",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where and how to run Spark."""
+
+    master: str = "local[*]"
+    app_name: str = "pixels_pipeline"
+    conf: Mapping[str, str] = field(default_factory=dict)  # extra spark.* settings
+
+
+def get_spark(settings: SparkSettings | None = None) -> SparkSession:
+    """Return the active session or start one.
+
+    Python workers must run the driver's interpreter (``PYSPARK_PYTHON``), or they start
+    the system python without the pipeline's packages.
+    """
+    cfg = settings or SparkSettings()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
+    for key, value in {**_BASE_CONF, **dict(cfg.conf)}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def target_partitions(spark: SparkSession, n_items: int, *, per_task: int) -> int:
+    """Partitions for ``n_items`` so each task handles about ``per_task`` items,
+    but at least one task per core."""
+    cores = max(spark.sparkContext.defaultParallelism, 1)
+    return max(min(n_items, cores), -(-n_items // max(per_task, 1)), 1)

@@ -1,0 +1,87 @@
+"""List a drop's files and describe each one as a catalog row (pure functions)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from pixels_pipeline.dicom.errors import classify
+from pixels_pipeline.dicom.sniff import HEAD_BYTES, looks_like_dicom
+from pixels_pipeline.storage.landing import SUCCESS_MARKER
+from pixels_pipeline.storage.uri import join_uri
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file found under a drop."""
+
+    drop_id: str
+    drop_uri: str
+    relative_path: str
+    size: int
+    mtime: datetime | None
+
+
+def list_top_level(
+    fs: pafs.FileSystem, drop_root: str
+) -> tuple[list[pafs.FileInfo], list[pafs.FileInfo]]:
+    """``(files, folders)`` directly inside a drop; the drop's ``_SUCCESS`` marker is skipped."""
+    infos = fs.get_file_info(pafs.FileSelector(drop_root, recursive=False))
+    files = [i for i in infos if i.type == pafs.FileType.File and i.base_name != SUCCESS_MARKER]
+    folders = [i for i in infos if i.type == pafs.FileType.Directory]
+    return files, folders
+
+
+def walk(fs: pafs.FileSystem, folder: str) -> Iterator[pafs.FileInfo]:
+    """Every file below ``folder``, recursively."""
+    for info in fs.get_file_info(pafs.FileSelector(folder, recursive=True)):
+        if info.type == pafs.FileType.File:
+            yield info
+
+
+def row_id_of(uri: str) -> str:
+    """Stable id of a file: the first 128 bits of sha256 of its URI, in hex."""
+    return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32]
+
+
+def describe_file(
+    fs: pafs.FileSystem,
+    fs_path: str,
+    entry: FileEntry,
+    *,
+    is_local: bool,
+    is_anon: bool,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """A catalog row for one file: reads only its first 132 bytes to decide ``is_dicom``."""
+    uri = join_uri(entry.drop_uri, entry.relative_path)
+    suffix = PurePosixPath(entry.relative_path).suffix
+    row: dict[str, Any] = {
+        "row_id": row_id_of(uri),
+        "path": uri,
+        "drop_id": entry.drop_id,
+        "relative_path": entry.relative_path,
+        "local_path": fs_path if is_local else None,
+        "extension": suffix[1:].lower() if suffix else "",
+        "path_tags": list(PurePosixPath(entry.relative_path).parts),
+        "length": entry.size,
+        "modification_time": entry.mtime.astimezone(timezone.utc) if entry.mtime else None,
+        "is_dicom": False,
+        "is_anon": is_anon,
+        "ingested_at": ingested_at,
+        "error_type": None,
+        "error_message": None,
+    }
+    try:
+        with fs.open_input_file(fs_path) as fh:
+            row["is_dicom"] = looks_like_dicom(fh.read(HEAD_BYTES))
+    except Exception as exc:  # unreadable file: still cataloged, with a typed error
+        error_type, message = classify(exc)
+        row["error_type"], row["error_message"] = error_type.value, f"{uri}: {message}"
+    return row

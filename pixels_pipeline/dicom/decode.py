@@ -49,6 +49,7 @@ from pixels_pipeline.dicom.errors import (
     DecodeError,
     DecoderCrashError,
     DicomError,
+    InvalidHeaderError,
     NoPixelDataError,
     NotDicomError,
     TruncatedError,
@@ -99,6 +100,7 @@ DECODER_ORDER: Final[dict[str, tuple[str, ...]]] = {
 ISOLATED_PLUGINS: Final = frozenset({"gdcm"})
 """Plugins that only ever run in the child process (they can abort the process)."""
 
+_PIXEL_VRS: Final = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
 _CHILD_ENV: Final = {"OMP_NUM_THREADS": "1", "OPENJPEG_NUM_THREADS": "1", "GDCM_NUM_THREADS": "1"}
 
 
@@ -259,8 +261,16 @@ class _PixelSource:
             if "Pixel Data" in str(exc):
                 raise NoPixelDataError(f"{self._name}: no Pixel Data element") from exc
             raise DecodeError(f"{self._name}: {exc}") from exc
-        except (EOFError, ValueError, KeyError, TypeError) as exc:
-            raise TruncatedError(f"{self._name}: cannot reach Pixel Data: {exc}") from exc
+        except EOFError as exc:
+            raise TruncatedError(f"{self._name}: header ends before Pixel Data") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidHeaderError(f"{self._name}: cannot reach Pixel Data: {exc}") from exc
+        if self._opts.get("pixel_vr", "OB") not in _PIXEL_VRS:
+            # Explicit VR syntax but implicitly encoded (seen in SC_rgb_jpeg.dcm): only
+            # pydicom's full reader copes, so read the whole file.
+            f.seek(0)
+            self._open_dataset(dcmread(f))
+            return
         self.transfer_syntax = str(self._opts["transfer_syntax_uid"])
         self.number_of_frames = int(self._opts.get("number_of_frames") or 1)
         self._src = f
@@ -393,7 +403,7 @@ class _IsolatedDecoder:
         raise error_class(message)
 
 
-_ERROR_CLASSES: Final = (DecodeError, NoPixelDataError, NotDicomError, TruncatedError, UnsupportedTransferSyntaxError)
+_ERROR_CLASSES: Final = (DecodeError, InvalidHeaderError, NoPixelDataError, NotDicomError, TruncatedError, UnsupportedTransferSyntaxError)
 _ISOLATED = _IsolatedDecoder()
 atexit.register(_ISOLATED.stop)
 

@@ -57,7 +57,7 @@ def partition_row_counts(
     return counts
 
 
-def read_table(
+def read_table_uri(
     spark: SparkSession,
     table_uri: str,
     schema: pa.Schema,

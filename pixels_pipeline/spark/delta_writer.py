@@ -151,14 +151,15 @@ def write_partitions(
     table_uri: str,
     schema: pa.Schema,
     *,
-    drop_ids: Sequence[str],
+    drop_ids: Sequence[str] | None = None,
     app_id: str | None = None,
     options: StorageOptions | None = None,
     max_rows_per_file: int = 200_000,
 ) -> CommitResult:
     """Replace the ``drop_ids`` partitions of a Delta table with ``df`` in one commit.
 
-    ``app_id`` makes the commit idempotent: if a transaction with that id was already
+    Partitions in ``drop_ids`` that ``df`` has no rows for become empty; with
+    ``drop_ids=None`` exactly the partitions present in ``df`` are replaced. ``app_id`` makes the commit idempotent: if a transaction with that id was already
     committed (a retried step), nothing is computed or written again.
     """
     opts = options or StorageOptions()
@@ -182,9 +183,14 @@ def write_partitions(
         )
         for r in rows
     ]
-    unexpected = {r["partition_value"] for r in rows} - set(drop_ids)
+    written = sorted({r["partition_value"] for r in rows})
+    if drop_ids is None:
+        drop_ids = written
+    unexpected = set(written) - set(drop_ids)
     if unexpected:
         raise ValueError(f"rows for partitions outside {sorted(drop_ids)}: {sorted(unexpected)}")
+    if not drop_ids:
+        raise ValueError("nothing to write: the DataFrame is empty and no drop_ids were given")
     props = CommitProperties(
         app_transactions=[Transaction(app_id, 1)] if app_id else None,
         custom_metadata={"pixels_pipeline.drop_ids": ",".join(drop_ids)},

@@ -1,0 +1,112 @@
+"""The pipeline's stages as plain functions on Spark DataFrames and Delta tables.
+
+Use it from a notebook, a Spark job or another orchestrator; the Dagster assets are one
+user of this API. Importing it never imports dagster.
+
+    from pixels_pipeline import api as px
+    spark = px.get_spark()
+    cat = px.catalog(spark, "/data/dicom/drop-001")
+    px.write_table(cat, "/data/lake", "object_catalog")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pixels_pipeline.spark.catalog import catalog_drops
+from pixels_pipeline.spark.delta_reader import partition_row_counts, read_table_uri, table_uri
+from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
+from pixels_pipeline.spark.metadata import extract_metadata
+from pixels_pipeline.spark.schemas import TABLES
+from pixels_pipeline.spark.session import SparkSettings, get_spark
+from pixels_pipeline.storage.landing import Drop, DropListing, list_drops
+from pixels_pipeline.storage.uri import StorageOptions, normalize_uri
+
+__all__ = [
+    "TABLES",
+    "CommitResult",
+    "Drop",
+    "DropListing",
+    "SparkSettings",
+    "StorageOptions",
+    "catalog",
+    "catalog_drops",
+    "count_rows",
+    "extract_metadata",
+    "get_spark",
+    "list_drops",
+    "read_table",
+    "register_views",
+    "table_uri",
+    "write_table",
+]
+
+
+def catalog(
+    spark: SparkSession,
+    location: str,
+    *,
+    drop_id: str | None = None,
+    options: StorageOptions | None = None,
+) -> DataFrame:
+    """Catalog every file below ``location`` (a folder or ``s3://`` prefix) as one drop.
+
+    ``drop_id`` defaults to the folder's name.
+    """
+    uri = normalize_uri(location)
+    name = drop_id or PurePosixPath(uri.rstrip("/")).name
+    return catalog_drops(spark, [Drop(name, uri, None)], options=options)
+
+
+def write_table(
+    df: DataFrame,
+    lake: str,
+    table: str,
+    *,
+    drop_ids: Sequence[str] | None = None,
+    app_id: str | None = None,
+    options: StorageOptions | None = None,
+) -> CommitResult:
+    """Replace the partitions ``drop_ids`` (default: those in ``df``) of ``<lake>/<table>``
+    with the rows of ``df``, in one Delta commit."""
+    uri = table_uri(normalize_uri(lake), table)
+    return write_partitions(
+        df, uri, TABLES[table], drop_ids=drop_ids, app_id=app_id, options=options
+    )
+
+
+def read_table(
+    spark: SparkSession,
+    lake: str,
+    table: str,
+    *,
+    drop_ids: Sequence[str] | None = None,
+    options: StorageOptions | None = None,
+) -> DataFrame:
+    """The current version of ``<lake>/<table>`` (optionally some partitions)."""
+    uri = table_uri(normalize_uri(lake), table)
+    return read_table_uri(spark, uri, TABLES[table], drop_ids=drop_ids, options=options)
+
+
+def count_rows(
+    lake: str, table: str, drop_ids: Sequence[str], *, options: StorageOptions | None = None
+) -> dict[str, int]:
+    """Rows per partition, from the Delta log alone (no data files read)."""
+    return partition_row_counts(table_uri(normalize_uri(lake), table), drop_ids, options)
+
+
+def register_views(
+    spark: SparkSession,
+    lake: str,
+    *,
+    tables: Sequence[str] | None = None,
+    options: StorageOptions | None = None,
+) -> list[str]:
+    """Register each table of the lake as a Spark SQL temp view named like the table."""
+    names = list(tables) if tables is not None else list(TABLES)
+    for name in names:
+        read_table(spark, lake, name, options=options).createOrReplaceTempView(name)
+    return names

@@ -1,0 +1,128 @@
+"""Silver ``metadata``: the full DICOM header of every cataloged file, or a typed error."""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+from pyspark.sql import DataFrame
+
+from pixels_pipeline import api
+from pixels_pipeline.assets.object_catalog import object_catalog
+from pixels_pipeline.assets.reporting import (
+    app_id,
+    errors_by_type,
+    materialization_metadata,
+    timed_stage,
+)
+from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.resources import LakeResource, SparkResource
+
+TABLE = "metadata"
+ROWS_MATCH_CATALOG = "rows_match_catalog"
+ERROR_RATE = "error_rate"
+DUPLICATE_SOP_INSTANCE_UIDS = "duplicate_sop_instance_uids"
+
+
+class MetadataConfig(Config):  # type: ignore[misc]
+    max_error_rate: float = Field(
+        default=0.25, description="error_rate check fails above this share of error rows"
+    )
+
+
+@asset(
+    partitions_def=drops_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[object_catalog],
+    group_name="silver",
+    kinds={"spark", "delta"},
+    description="Full DICOM header (DICOM JSON) and typed columns of every cataloged file.",
+    check_specs=[
+        AssetCheckSpec(ROWS_MATCH_CATALOG, asset=TABLE, description="one row per catalog row"),
+        AssetCheckSpec(ERROR_RATE, asset=TABLE, description="error rows at most max_error_rate"),
+        AssetCheckSpec(
+            DUPLICATE_SOP_INSTANCE_UIDS, asset=TABLE, description="SOP Instance UIDs seen twice"
+        ),
+    ],
+)
+def metadata(
+    context: AssetExecutionContext,
+    config: MetadataConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+) -> MaterializeResult:
+    drop_ids = list(context.partition_keys)
+    session = spark.get_session()
+    options = lake.storage_options()
+    lake_uri = lake.lake_uri()
+    catalog_rows = sum(api.count_rows(lake_uri, object_catalog.key.path[-1], drop_ids).values())
+    with timed_stage(context, session, TABLE) as timer:
+        catalog = api.read_table(session, lake_uri, "object_catalog", drop_ids=drop_ids, options=options)
+        df = api.extract_metadata(catalog, options=options, num_files=catalog_rows)
+        commit = api.write_table(
+            df, lake_uri, TABLE, drop_ids=drop_ids, app_id=app_id(context, TABLE, drop_ids), options=options
+        )
+    rows = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())
+    written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)
+    errors = errors_by_type(written)
+    duplicates = duplicate_uids(written)
+    context.log.info(
+        f"metadata: {rows} rows, {sum(errors.values())} errors, {rows / timer.seconds:.1f} files/s"
+    )
+    error_rate = sum(errors.values()) / rows if rows else 0.0
+    return MaterializeResult(
+        metadata=materialization_metadata(
+            drop_ids=drop_ids,
+            files=rows,
+            commit=commit,
+            errors=errors,
+            seconds=timer.seconds,
+            extra={"table_uri": MetadataValue.path(api.table_uri(lake_uri, TABLE))},
+        ),
+        check_results=[
+            AssetCheckResult(
+                check_name=ROWS_MATCH_CATALOG,
+                passed=rows == catalog_rows,
+                metadata={"metadata_rows": rows, "catalog_rows": catalog_rows},
+            ),
+            AssetCheckResult(
+                check_name=ERROR_RATE,
+                passed=error_rate <= config.max_error_rate,
+                metadata={
+                    "error_rate": round(error_rate, 4),
+                    "max_error_rate": config.max_error_rate,
+                    "errors_by_type": MetadataValue.json(errors),
+                },
+            ),
+            AssetCheckResult(
+                check_name=DUPLICATE_SOP_INSTANCE_UIDS,
+                passed=not duplicates,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "duplicate_uids": len(duplicates),
+                    "examples": MetadataValue.json(duplicates[:10]),
+                },
+            ),
+        ],
+    )
+
+
+def duplicate_uids(df: DataFrame) -> list[str]:
+    """SOP Instance UIDs that occur in more than one row."""
+    dups = (
+        df.where("sop_instance_uid IS NOT NULL")
+        .groupBy("sop_instance_uid")
+        .count()
+        .where("count > 1")
+        .orderBy("sop_instance_uid")
+        .collect()
+    )
+    return [r["sop_instance_uid"] for r in dups]

@@ -1,0 +1,59 @@
+"""Bronze ``object_catalog``: one row per file of each drop, DICOM or not."""
+
+
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from pixels_pipeline import api
+from pixels_pipeline.assets.reporting import (
+    app_id,
+    errors_by_type,
+    materialization_metadata,
+    timed_stage,
+)
+from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.resources import LakeResource, SparkResource
+
+TABLE = "object_catalog"
+
+
+@asset(
+    partitions_def=drops_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="bronze",
+    kinds={"spark", "delta"},
+    description="Every file of each drop: path, size, times, and whether it is DICOM.",
+)
+def object_catalog(
+    context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
+) -> MaterializeResult:
+    drop_ids = list(context.partition_keys)
+    session = spark.get_session()
+    options = lake.storage_options()
+    drops = [api.Drop(d, lake.drop_uri(d), None) for d in drop_ids]
+    with timed_stage(context, session, TABLE) as timer:
+        df = api.catalog_drops(session, drops, options=options)
+        commit = api.write_table(
+            df,
+            lake.lake_uri(),
+            TABLE,
+            drop_ids=drop_ids,
+            app_id=app_id(context, TABLE, drop_ids),
+            options=options,
+        )
+    written = api.read_table(session, lake.lake_uri(), TABLE, drop_ids=drop_ids, options=options)
+    dicom = written.where("is_dicom").count()
+    files = sum(api.count_rows(lake.lake_uri(), TABLE, drop_ids, options=options).values())
+    context.log.info(f"cataloged {files} files ({dicom} DICOM) in {timer.seconds:.1f} s")
+    return MaterializeResult(
+        metadata=materialization_metadata(
+            drop_ids=drop_ids,
+            files=files,
+            commit=commit,
+            errors=errors_by_type(written),
+            seconds=timer.seconds,
+            extra={
+                "dicom_files": MetadataValue.int(dicom),
+                "table_uri": MetadataValue.path(api.table_uri(lake.lake_uri(), TABLE)),
+            },
+        )
+    )

@@ -1,0 +1,20 @@
+"""The one ``Definitions`` of the project."""
+
+from dagster import Definitions, EnvVar, in_process_executor
+
+from pixels_pipeline.assets.metadata import metadata
+from pixels_pipeline.assets.object_catalog import object_catalog
+from pixels_pipeline.jobs import ingest_job
+from pixels_pipeline.resources import LakeResource, SparkResource
+from pixels_pipeline.sensors import landing_sensor
+
+defs = Definitions(
+    assets=[object_catalog, metadata],
+    jobs=[ingest_job],
+    sensors=[landing_sensor],
+    resources={
+        "spark": SparkResource(),
+        "lake": LakeResource(landing=EnvVar("PIXELS_LANDING"), lake=EnvVar("PIXELS_LAKE")),
+    },
+    executor=in_process_executor,
+)

@@ -1,0 +1,15 @@
+"""Jobs over the assets; in-process so one Spark session serves a whole run."""
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+from pixels_pipeline.partitions import drops_partitions
+
+INGEST_ASSETS = ("object_catalog", "metadata")
+
+ingest_job = define_asset_job(
+    "ingest",
+    selection=AssetSelection.assets(*INGEST_ASSETS),
+    partitions_def=drops_partitions,
+    executor_def=in_process_executor,
+    description="Catalog a drop and extract its DICOM headers into the lake.",
+)

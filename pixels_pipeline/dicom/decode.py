@@ -36,13 +36,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import IO, Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
 from pydicom import dcmread, uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import get_decoder
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import as_pixel_options
 
 from pixels_pipeline.dicom.errors import (
@@ -203,8 +203,8 @@ class _PixelSource:
     def __init__(self, source: FrameSource, name: str) -> None:
         self._source = source
         self._name = name
-        self._file: IO[bytes] | None = None
-        self._src: Dataset | IO[bytes]
+        self._file: BinaryIO | None = None
+        self._src: Dataset | BinaryIO
         self._opts: dict[str, Any] = {}
         self._start = 0
         self.transfer_syntax = ""
@@ -215,15 +215,16 @@ class _PixelSource:
         if isinstance(source, Dataset):
             self._open_dataset(source)
             return self
+        f: BinaryIO
         if isinstance(source, str | os.PathLike):
             try:
-                self._file = f = open(source, "rb")  # noqa: SIM115 - closed in __exit__
+                self._file = f = open(source, "rb")
             except OSError as exc:
                 raise DecodeError(f"{self._name}: cannot open: {exc.strerror}") from exc
         elif isinstance(source, bytes | bytearray | memoryview):
             f = io.BytesIO(source)
         else:
-            f = source
+            f = cast(BinaryIO, source)
         self._open_file(f)
         return self
 
@@ -242,7 +243,7 @@ class _PixelSource:
         self._opts = as_pixel_options(ds)
         self.number_of_frames = int(ds.get("NumberOfFrames") or 1)
 
-    def _open_file(self, f: IO[bytes]) -> None:
+    def _open_file(self, f: BinaryIO) -> None:
         from pydicom.pixels.utils import _array_common
 
         f.seek(0)
@@ -290,14 +291,22 @@ class _PixelSource:
         plugin_arg = "" if decoder.is_native else plugin
         try:
             arr, props = decoder.as_array(
-                self._src, index=index, validate=True, raw=False,
-                decoding_plugin=plugin_arg, **self._opts,
+                self._src,
+                index=index,
+                validate=True,
+                raw=False,
+                decoding_plugin=plugin_arg,
+                **self._opts,
             )
         except DicomError:
             raise
-        except Exception as exc:  # noqa: BLE001 - third-party decoders raise anything
+        except Exception as exc:
             raise _classify(exc, self._name, plugin) from exc
-        pi = str(props.get("photometric_interpretation", self._opts.get("photometric_interpretation", "")))
+        pi = str(
+            props.get(
+                "photometric_interpretation", self._opts.get("photometric_interpretation", "")
+            )
+        )
         return DecodedFrame(arr=arr, decoder=plugin, photometric_interpretation=pi)
 
     def portable(self) -> str | bytes:
@@ -321,7 +330,14 @@ def _classify(exc: Exception, name: str, plugin: str) -> DicomError:
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
     message = f"{name}: {plugin} failed: {text}"
     lowered = text.lower()
-    truncated = ("less than expected", "too short", "end of", "truncat", "insufficient", "cannot reshape")
+    truncated = (
+        "less than expected",
+        "too short",
+        "end of",
+        "truncat",
+        "insufficient",
+        "cannot reshape",
+    )
     if any(s in lowered for s in truncated):
         return TruncatedError(message)
     if isinstance(exc, NotImplementedError) or "no plugin named" in lowered:
@@ -355,8 +371,11 @@ class _IsolatedDecoder:
         env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
         code = f"from {__name__} import _child_main; _child_main({to_child_r}, {from_child_w})"
         proc = subprocess.Popen(
-            [sys.executable, "-c", code], pass_fds=(to_child_r, from_child_w),
-            env=env, stdin=subprocess.DEVNULL, close_fds=True,
+            [sys.executable, "-c", code],
+            pass_fds=(to_child_r, from_child_w),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -379,7 +398,9 @@ class _IsolatedDecoder:
             self._proc.wait(5)
         self._proc = self._send = self._recv = None
 
-    def decode(self, source: str | bytes, index: int, plugin: str, name: str, timeout: float) -> DecodedFrame:
+    def decode(
+        self, source: str | bytes, index: int, plugin: str, name: str, timeout: float
+    ) -> DecodedFrame:
         with self._lock:
             proc, send, recv = self._start()
             try:
@@ -394,7 +415,9 @@ class _IsolatedDecoder:
                 code = proc.wait(5)
                 self._stop_locked()
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                raise DecoderCrashError(f"{name}: {plugin} crashed the isolated decoder ({how})") from exc
+                raise DecoderCrashError(
+                    f"{name}: {plugin} crashed the isolated decoder ({how})"
+                ) from exc
         if reply[0] == "ok":
             _, arr, decoder, pi = reply
             return DecodedFrame(arr=arr, decoder=decoder, photometric_interpretation=pi)
@@ -403,7 +426,14 @@ class _IsolatedDecoder:
         raise error_class(message)
 
 
-_ERROR_CLASSES: Final = (DecodeError, InvalidHeaderError, NoPixelDataError, NotDicomError, TruncatedError, UnsupportedTransferSyntaxError)
+_ERROR_CLASSES: Final = (
+    DecodeError,
+    InvalidHeaderError,
+    NoPixelDataError,
+    NotDicomError,
+    TruncatedError,
+    UnsupportedTransferSyntaxError,
+)
 _ISOLATED = _IsolatedDecoder()
 atexit.register(_ISOLATED.stop)
 
@@ -424,8 +454,10 @@ def _child_main(read_fd: int, write_fd: int) -> None:
             send.send(("ok", frame.arr, frame.decoder, frame.photometric_interpretation))
         except DicomError as exc:
             send.send(("error", type(exc).__name__, exc.message))
-        except Exception as exc:  # noqa: BLE001 - report, never die on a Python error
-            send.send(("error", "DecodeError", f"{name}: {plugin} failed: {type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            send.send(
+                ("error", "DecodeError", f"{name}: {plugin} failed: {type(exc).__name__}: {exc}")
+            )
 
 
 def _decode_in_child(source: str | bytes, index: int, plugin: str, name: str) -> DecodedFrame:
@@ -440,7 +472,7 @@ def _decode_in_child(source: str | bytes, index: int, plugin: str, name: str) ->
 def _gdcm_read_file(source: str | bytes, index: int, name: str) -> DecodedFrame:
     import tempfile
 
-    import gdcm  # type: ignore[import-untyped]
+    import gdcm
 
     tmp = None
     if isinstance(source, bytes):
@@ -459,7 +491,11 @@ def _gdcm_read_file(source: str | bytes, index: int, name: str) -> DecodedFrame:
         if tmp is not None:
             tmp.close()
     fmt = image.GetPixelFormat()
-    bits, signed, spp = fmt.GetBitsAllocated(), fmt.GetPixelRepresentation() == 1, fmt.GetSamplesPerPixel()
+    bits, signed, spp = (
+        fmt.GetBitsAllocated(),
+        fmt.GetPixelRepresentation() == 1,
+        fmt.GetSamplesPerPixel(),
+    )
     dtype = np.dtype(f"{'i' if signed else 'u'}{max(bits, 8) // 8}")
     cols, rows = image.GetDimension(0), image.GetDimension(1)
     frame = np.frombuffer(buf, dtype=dtype).reshape(-1, rows, cols, spp)[index]

@@ -19,6 +19,8 @@ import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from pixels_pipeline.dicom.sniff import VRS
 from pixels_pipeline.dicom.errors import (
@@ -57,10 +59,10 @@ class Header:
     transfer_syntax_uid: str | None
     manufacturer: str | None
     body_part_examined: str | None
-    pixel_data_truncated: bool  # declared Pixel Data length runs past the end of the file
+    truncated: bool  # the header or the declared Pixel Data runs past the end of the file
 
 
-def read_dataset(fp: IO[bytes], *, name: str) -> FileDataset:
+def parse_header(fp: IO[bytes], *, name: str) -> FileDataset:
     """Parse a header with ``stop_before_pixels``; raise a typed error on failure."""
     try:
         ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
@@ -77,18 +79,48 @@ def read_dataset(fp: IO[bytes], *, name: str) -> FileDataset:
 
 def read_header(fp: IO[bytes], *, uri: str, file_size: int | None = None) -> Header:
     """Read one file's header from an open binary file positioned at its start."""
-    ds = read_dataset(fp, name=uri)
-    pixel_ref = _pixel_data_reference(fp, ds, uri=uri, file_size=file_size)
+    ds = parse_header(fp, name=uri)
+    if _transfer_syntax(ds) == DeflatedExplicitVRLittleEndian:
+        return _read_deflated(fp, uri=uri)
+    size = file_size if file_size is not None else _size_of(fp)
+    header_end = _declared_end(ds)
+    pixel_ref = _pixel_data_reference(fp, ds, uri=uri, file_size=size)
+    trailing: Dataset | None = None
+    if pixel_ref is not None and not pixel_ref[2]:
+        trailing = _read_trailing(fp, ds, pixel_ref[3])
     try:
         meta = dataset_to_json(ds, uri=uri)
+        if trailing is not None:
+            meta.update(_to_json(trailing, uri=uri))
     except Exception as exc:
         raise InvalidHeaderError(
             f"{uri}: header values cannot be converted ({type(exc).__name__}: {exc})"
         ) from exc
-    truncated = False
+    # A header cut inside an element value (declared end past EOF) or inside an element
+    # header (a few unparsed bytes left, no Pixel Data reached) is a truncated file.
+    truncated = size is not None and (
+        header_end > size or (pixel_ref is None and 0 < size - header_end < 8)
+    )
     if pixel_ref is not None:
-        tag, element, truncated = pixel_ref
+        tag, element, pixels_truncated, _ = pixel_ref
         meta[tag] = element
+        truncated = truncated or pixels_truncated
+    return _header(ds, meta, truncated=truncated)
+
+
+def _read_deflated(fp: IO[bytes], *, uri: str) -> Header:
+    """Deflated files are parsed from an inflated copy, so byte offsets into the file do
+    not exist: read the whole dataset and reference bulk values by tag."""
+    fp.seek(0)
+    try:
+        ds = pydicom.dcmread(fp, force=True)
+        meta = dataset_to_json(ds, uri=uri)
+    except Exception as exc:
+        raise InvalidHeaderError(f"{uri}: cannot inflate or parse ({type(exc).__name__}: {exc})") from exc
+    return _header(ds, meta, truncated=False)
+
+
+def _header(ds: FileDataset, meta: dict[str, Any], *, truncated: bool) -> Header:
     return Header(
         meta=json.dumps(dict(sorted(meta.items())), separators=(",", ":")),
         sop_instance_uid=_text(ds, "SOPInstanceUID"),
@@ -108,36 +140,62 @@ def read_header(fp: IO[bytes], *, uri: str, file_size: int | None = None) -> Hea
         transfer_syntax_uid=_transfer_syntax(ds),
         manufacturer=_text(ds, "Manufacturer"),
         body_part_examined=_text(ds, "BodyPartExamined"),
-        pixel_data_truncated=truncated,
+        truncated=truncated,
     )
 
 
 def dataset_to_json(ds: FileDataset, *, uri: str) -> dict[str, Any]:
     """The DICOM JSON model of the file meta group and the dataset, bulk values as URIs."""
 
-    def bulk_uri(elem: DataElement) -> str:
-        return f"{uri}?tag={elem.tag:08X}"
-
     out: dict[str, Any] = {}
     file_meta: Dataset | None = getattr(ds, "file_meta", None)
     if file_meta is not None and len(file_meta):
-        out.update(
-            file_meta.to_json_dict(
-                bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=bulk_uri
-            )
-        )
-    out.update(
-        ds.to_json_dict(bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=bulk_uri)
-    )
+        out.update(_to_json(file_meta, uri=uri))
+    out.update(_to_json(ds, uri=uri))
     return out
+
+
+def _to_json(ds: Dataset, *, uri: str) -> dict[str, Any]:
+    def bulk_uri(elem: DataElement) -> str:
+        return f"{uri}?tag={elem.tag:08X}"
+
+    result: dict[str, Any] = ds.to_json_dict(
+        bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=bulk_uri
+    )
+    return result
+
+
+def _declared_end(ds: Dataset) -> int:
+    """File offset where the last parsed top-level element's value ends."""
+    end = 0
+    for elem in ds._dict.values():
+        tell = getattr(elem, "value_tell", None)
+        length = getattr(elem, "length", None)
+        if isinstance(tell, int) and isinstance(length, int) and length != _UNDEFINED:
+            end = max(end, tell + length)
+    return end
+
+
+def _read_trailing(fp: IO[bytes], ds: FileDataset, offset: int) -> Dataset | None:
+    """Elements stored after Pixel Data (e.g. Data Set Trailing Padding), if any."""
+    implicit, little = ds.original_encoding
+    fp.seek(offset)
+    if not fp.read(8):
+        return None
+    fp.seek(offset)
+    try:
+        trailing = read_dataset(fp, bool(implicit), bool(little))
+    except Exception:  # an unreadable tail does not invalidate the header before it
+        return None
+    return trailing if len(trailing) else None
 
 
 def _pixel_data_reference(
     fp: IO[bytes], ds: FileDataset, *, uri: str, file_size: int | None
-) -> tuple[str, dict[str, Any], bool] | None:
+) -> tuple[str, dict[str, Any], bool, int] | None:
     """Parse the pixel data element header where ``stop_before_pixels`` left the file.
 
-    Returns ``(hex tag, JSON element with BulkDataURI, truncated?)`` or None.
+    Returns ``(hex tag, JSON element with BulkDataURI, truncated?, end offset)`` or None.
     """
     start = fp.tell()
     head = fp.read(12)
@@ -166,7 +224,7 @@ def _pixel_data_reference(
         else:
             (length,) = struct.unpack(f"{order}H", head[6:8])
             offset = start + 8
-    size = file_size if file_size is not None else _size_of(fp)
+    size = file_size
     if length == _UNDEFINED:
         end = _encapsulated_end(fp, offset, order=order)
         truncated = end is None
@@ -177,6 +235,7 @@ def _pixel_data_reference(
         f"{tag:08X}",
         {"vr": vr, "BulkDataURI": f"{uri}?offset={offset}&length={length}"},
         truncated,
+        offset + length,
     )
 
 

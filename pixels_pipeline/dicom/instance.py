@@ -50,11 +50,11 @@ def metadata_row(fp: IO[bytes] | None, *, uri: str, is_dicom: bool, size: int | 
     except Exception as exc:
         return error_row(exc, uri=uri)
     values = asdict(header)
-    truncated = values.pop("pixel_data_truncated")
+    truncated = values.pop("truncated")
     row.update(values)
     if truncated:
         row["error_type"] = ErrorType.TRUNCATED.value
-        row["error_message"] = f"{uri}: Pixel Data runs past the end of the file"
+        row["error_message"] = f"{uri}: the file ends before its declared content (header or Pixel Data)"
     return row
 
 

@@ -30,7 +30,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 from PIL import Image
@@ -38,7 +38,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
-from pydicom.pixels import (
+from pydicom.pixels.processing import (
     apply_color_lut,
     apply_modality_lut,
     apply_voi_lut,
@@ -63,10 +63,12 @@ __all__ = [
     "ImageSource",
     "Thumbnail",
     "display_frame",
+    "frame_count",
     "frame_view",
     "read_image_header",
     "render_frame",
     "render_thumbnail",
+    "source_label",
     "thumbnail_size",
 ]
 
@@ -112,7 +114,7 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
     Raises :class:`NotDicomError`, :class:`TruncatedError`, :class:`ReadError`,
     :class:`InvalidHeaderError`, :class:`EmptyDatasetError` or :class:`NoPixelDataError`.
     """
-    name = label or _label(source)
+    name = label or source_label(source)
     try:
         if isinstance(source, bytes):
             ds = dcmread(io.BytesIO(source), stop_before_pixels=True)
@@ -127,11 +129,15 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
         raise TruncatedError(f"{name}: header ends early") from exc
     except OSError as exc:
         raise ReadError(f"{name}: {type(exc).__name__}: {exc.strerror or exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad headers
+    except Exception as exc:
         raise InvalidHeaderError(f"{name}: unreadable header: {type(exc).__name__}") from exc
     if len(ds) == 0:
         raise EmptyDatasetError(f"{name}: the dataset has no elements")
-    missing = [k for k in ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation") if not ds.get(k)]
+    missing = [
+        k
+        for k in ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
+        if not ds.get(k)
+    ]
     if missing:
         raise NoPixelDataError(f"{name}: no image pixel module (missing {', '.join(missing)})")
     return ds
@@ -147,7 +153,8 @@ def frame_view(ds: Dataset, frame_index: int = 0) -> Dataset:
     view = Dataset()
     # LUT data (OW) is decoded with the file's byte order, which pydicom reads from here.
     view.file_meta = getattr(ds, "file_meta", FileMetaDataset())
-    view.set_original_encoding(*ds.original_encoding, ds.original_character_set)
+    implicit_vr, little_endian = ds.original_encoding
+    view.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
     for elem in ds:
         if elem.tag.group == 0x0028 or elem.keyword == "PresentationLUTShape":
             view[elem.tag] = elem
@@ -203,7 +210,7 @@ def display_frame(
             return _render_grayscale(arr, view, pi)
     except DicomError:
         raise
-    except Exception as exc:  # noqa: BLE001 - LUT/colour code raises many types on bad data
+    except Exception as exc:
         raise RenderError(f"cannot display {pi} frame: {type(exc).__name__}: {exc}") from exc
     raise RenderError(f"cannot display photometric interpretation {pi!r} with shape {arr.shape}")
 
@@ -227,10 +234,10 @@ def render_thumbnail(
     """
     if max_size < 1:
         raise ValueError("max_size must be at least 1")
-    name = _label(source)
+    name = source_label(source)
     ds = read_image_header(source, label=name)
     rows, columns = int(ds.Rows), int(ds.Columns)
-    number_of_frames = _number_of_frames(ds)
+    number_of_frames = frame_count(ds)
     index = number_of_frames // 2 if frame_index is None else frame_index
     if not 0 <= index < number_of_frames:
         raise RenderError(f"{name}: frame {index} out of range ({number_of_frames} frames)")
@@ -240,7 +247,9 @@ def render_thumbnail(
         raise RenderError(f"{name}: decoded shape {arr.shape} does not match {rows}x{columns}")
     step = max(1, max(rows, columns) // (2 * max_size))
     display = display_frame(
-        ds, arr[::step, ::step], photometric_interpretation=frame.photometric_interpretation,
+        ds,
+        arr[::step, ::step],
+        photometric_interpretation=frame.photometric_interpretation,
         frame_index=index,
     )
     image = Image.fromarray(display.image)
@@ -251,20 +260,28 @@ def render_thumbnail(
     image.save(buf, format="PNG")
     settings = {**display.settings, "subsample": step}
     return Thumbnail(
-        png=buf.getvalue(), width=size[0], height=size[1], rows=rows, columns=columns,
-        frame_index=index, number_of_frames=number_of_frames, decoder=frame.decoder,
+        png=buf.getvalue(),
+        width=size[0],
+        height=size[1],
+        rows=rows,
+        columns=columns,
+        frame_index=index,
+        number_of_frames=number_of_frames,
+        decoder=frame.decoder,
         settings=json.dumps(settings, separators=(",", ":"), sort_keys=True),
     )
 
 
-def _label(source: ImageSource) -> str:
+def source_label(source: ImageSource) -> str:
+    """The name used in error messages: the path, a file object's name, or ``<bytes>``."""
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
     name = getattr(source, "name", None)
     return name if isinstance(name, str) else "<bytes>"
 
 
-def _number_of_frames(ds: Dataset) -> int:
+def frame_count(ds: Dataset) -> int:
+    """Number of Frames, 1 when absent or unreadable."""
     try:
         return max(1, int(ds.get("NumberOfFrames") or 1))
     except (TypeError, ValueError):
@@ -285,7 +302,9 @@ def _render_grayscale(arr: np.ndarray, view: Dataset, pi: str) -> DisplayImage:
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         values = np.nan_to_num(values)
     out = _apply_voi(values, view, settings)
-    inverted = (pi == "MONOCHROME1") != (str(view.get("PresentationLUTShape", "")).upper() == "INVERSE")
+    inverted = (pi == "MONOCHROME1") != (
+        str(view.get("PresentationLUTShape", "")).upper() == "INVERSE"
+    )
     settings["inverted"] = inverted
     image = _to_uint8(out)
     if inverted:
@@ -313,7 +332,9 @@ def _apply_voi(values: np.ndarray, view: Dataset, settings: dict[str, object]) -
     if high <= low:
         settings.update(voi="none")
         return np.zeros(values.shape, dtype=np.float32)
-    settings.update(voi="percentile", center=(low + high) / 2, width=high - low, function="LINEAR_EXACT")
+    settings.update(
+        voi="percentile", center=(low + high) / 2, width=high - low, function="LINEAR_EXACT"
+    )
     return _window(values, (low + high) / 2, high - low, "LINEAR_EXACT")
 
 
@@ -334,7 +355,7 @@ def _first_window(view: Dataset) -> tuple[float, float, str] | None:
     return c, w, function
 
 
-def _first(value: object) -> object:
+def _first(value: Any) -> Any:
     """The first value of a multi-valued element (the default window, PS3.3 C.11.2.1.2)."""
     return value[0] if isinstance(value, MultiValue | list | tuple) else value
 
@@ -361,7 +382,8 @@ def _sample_step(values: np.ndarray) -> int:
 
 def _to_uint8(out: np.ndarray) -> np.ndarray:
     out = np.clip(out, 0, 255)
-    return np.rint(out, out=out).astype(np.uint8)
+    image: np.ndarray = np.rint(out, out=out).astype(np.uint8)
+    return image
 
 
 def _render_palette(arr: np.ndarray, view: Dataset) -> DisplayImage:
@@ -372,10 +394,14 @@ def _render_palette(arr: np.ndarray, view: Dataset) -> DisplayImage:
         descriptor = view.RedPaletteColorLookupTableDescriptor
         first = int(descriptor[1])
         entries = np.arange(first, first + (int(descriptor[0]) or 65536), dtype=np.int64)
-        lut_max = int(np.asarray(apply_color_lut(entries.astype(arr.dtype, copy=False), view)).max())
+        lut_max = int(
+            np.asarray(apply_color_lut(entries.astype(arr.dtype, copy=False), view)).max()
+        )
         shift = 8 if lut_max > 255 else 0
         rgb = (rgb >> shift).astype(np.uint8)
-    return DisplayImage(image=np.ascontiguousarray(rgb, dtype=np.uint8), settings={"color": "palette"})
+    return DisplayImage(
+        image=np.ascontiguousarray(rgb, dtype=np.uint8), settings={"color": "palette"}
+    )
 
 
 def _render_color(arr: np.ndarray, view: Dataset, pi: str, stored_pi: str) -> DisplayImage:

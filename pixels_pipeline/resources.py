@@ -10,7 +10,7 @@ from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
 
 
-class SparkResource(ConfigurableResource):  # type: ignore[misc]
+class SparkResource(ConfigurableResource):  # type: ignore[misc,type-arg]
     """One Spark session per run (the in-process executor shares it across steps)."""
 
     master: str = Field(default="local[*]", description="local[*], spark://host:7077, ...")
@@ -32,7 +32,7 @@ class SparkResource(ConfigurableResource):  # type: ignore[misc]
             self._session = None
 
 
-class LakeResource(ConfigurableResource):  # type: ignore[misc]
+class LakeResource(ConfigurableResource):  # type: ignore[misc,type-arg]
     """Where drops land and where tables live (local paths or ``s3://`` URIs)."""
 
     landing: str = Field(description="landing zone URI: its direct sub-folders are drops")

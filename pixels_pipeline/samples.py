@@ -62,7 +62,9 @@ def find_test_file(name: str) -> Path | None:
     return None
 
 
-def copy_drop(landing: Path, drop_id: str, files: Sequence[Path], *, base: Path | None = None) -> Path:
+def copy_drop(
+    landing: Path, drop_id: str, files: Sequence[Path], *, base: Path | None = None
+) -> Path:
     """Copy ``files`` into ``landing/drop_id`` (keeping paths relative to ``base``), then
     write ``_SUCCESS``."""
     target = landing / drop_id

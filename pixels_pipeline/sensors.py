@@ -1,6 +1,5 @@
 """The landing-zone sensor: each new complete drop becomes a partition and a run."""
 
-
 import json
 
 from dagster import (
@@ -29,11 +28,11 @@ def decode_cursor(cursor: str | None) -> dict[str, str]:
     default_status=DefaultSensorStatus.RUNNING,
     description="Adds each complete drop (folder with _SUCCESS) as a partition and runs it.",
 )
-def landing_sensor(context: SensorEvaluationContext, lake: LakeResource) -> SensorResult | SkipReason:
+def landing_sensor(
+    context: SensorEvaluationContext, lake: LakeResource
+) -> SensorResult | SkipReason:
     seen = decode_cursor(context.cursor)
-    listing = list_drops(
-        lake.landing_uri(), options=lake.storage_options(), skip=frozenset(seen)
-    )
+    listing = list_drops(lake.landing_uri(), options=lake.storage_options(), skip=frozenset(seen))
     for name in listing.rejected:
         context.log.warning(f"ignoring folder with an invalid drop id: {name!r}")
     if listing.incomplete:

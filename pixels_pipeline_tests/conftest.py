@@ -17,10 +17,7 @@ def all_test_files() -> list[Path]:
     """Every file of pydicom's bundled test_files folder, sub-folders included."""
     root = pydicom_test_files()
     return sorted(
-        Path(d) / f
-        for d, _, files in os.walk(root)
-        if "__pycache__" not in d
-        for f in files
+        Path(d) / f for d, _, files in os.walk(root) if "__pycache__" not in d for f in files
     )
 
 
@@ -28,9 +25,7 @@ def all_test_files() -> list[Path]:
 def spark() -> Iterator[object]:
     from pixels_pipeline.spark.session import SparkSettings, get_spark
 
-    session = get_spark(
-        SparkSettings(master="local[2]", conf={"spark.ui.enabled": "false"})
-    )
+    session = get_spark(SparkSettings(master="local[2]", conf={"spark.ui.enabled": "false"}))
     yield session
     session.stop()
 

@@ -1,6 +1,5 @@
 """Silver ``metadata``: the full DICOM header of every cataloged file, or a typed error."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -58,17 +57,24 @@ def metadata(
     config: MetadataConfig,
     spark: SparkResource,
     lake: LakeResource,
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     drop_ids = list(context.partition_keys)
     session = spark.get_session()
     options = lake.storage_options()
     lake_uri = lake.lake_uri()
     catalog_rows = sum(api.count_rows(lake_uri, object_catalog.key.path[-1], drop_ids).values())
     with timed_stage(context, session, TABLE) as timer:
-        catalog = api.read_table(session, lake_uri, "object_catalog", drop_ids=drop_ids, options=options)
+        catalog = api.read_table(
+            session, lake_uri, "object_catalog", drop_ids=drop_ids, options=options
+        )
         df = api.extract_metadata(catalog, options=options, num_files=catalog_rows)
         commit = api.write_table(
-            df, lake_uri, TABLE, drop_ids=drop_ids, app_id=app_id(context, TABLE, drop_ids), options=options
+            df,
+            lake_uri,
+            TABLE,
+            drop_ids=drop_ids,
+            app_id=app_id(context, TABLE, drop_ids),
+            options=options,
         )
     rows = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())
     written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)

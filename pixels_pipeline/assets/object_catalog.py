@@ -1,6 +1,5 @@
 """Bronze ``object_catalog``: one row per file of each drop, DICOM or not."""
 
-
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from pixels_pipeline import api
@@ -25,7 +24,7 @@ TABLE = "object_catalog"
 )
 def object_catalog(
     context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     drop_ids = list(context.partition_keys)
     session = spark.get_session()
     options = lake.storage_options()

@@ -13,7 +13,7 @@ import os
 import struct
 from dataclasses import dataclass
 from datetime import date
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 import pydicom
 from pydicom.dataelem import DataElement
@@ -22,18 +22,20 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from pixels_pipeline.dicom.sniff import VRS
 from pixels_pipeline.dicom.errors import (
     EmptyDatasetError,
     InvalidHeaderError,
     NotDicomError,
     TruncatedError,
 )
+from pixels_pipeline.dicom.sniff import VRS
 
 BULK_DATA_THRESHOLD = 1024  # bytes; larger binary values become BulkDataURI references
 _BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _PIXEL_TAGS = {0x7FE00008: "OF", 0x7FE00009: "OD", 0x7FE00010: "OW"}
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"})
+_LONG_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"}
+)
 _UNDEFINED = 0xFFFFFFFF
 
 
@@ -71,7 +73,9 @@ def parse_header(fp: IO[bytes], *, name: str) -> FileDataset:
     except (EOFError, struct.error) as exc:
         raise TruncatedError(f"{name}: header ends early ({exc})") from exc
     except Exception as exc:
-        raise InvalidHeaderError(f"{name}: cannot parse header ({type(exc).__name__}: {exc})") from exc
+        raise InvalidHeaderError(
+            f"{name}: cannot parse header ({type(exc).__name__}: {exc})"
+        ) from exc
     if len(ds) == 0:
         raise EmptyDatasetError(f"{name}: no data elements after the file meta information")
     return ds
@@ -116,15 +120,18 @@ def _read_deflated(fp: IO[bytes], *, uri: str) -> Header:
         ds = pydicom.dcmread(fp, force=True)
         meta = dataset_to_json(ds, uri=uri)
     except Exception as exc:
-        raise InvalidHeaderError(f"{uri}: cannot inflate or parse ({type(exc).__name__}: {exc})") from exc
+        raise InvalidHeaderError(
+            f"{uri}: cannot inflate or parse ({type(exc).__name__}: {exc})"
+        ) from exc
     return _header(ds, meta, truncated=False)
 
 
 def _header(ds: FileDataset, meta: dict[str, Any], *, truncated: bool) -> Header:
     return Header(
         meta=json.dumps(dict(sorted(meta.items())), separators=(",", ":")),
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-        sop_class_uid=_text(ds, "SOPClassUID"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID")
+        or _meta_text(ds, "MediaStorageSOPInstanceUID"),
+        sop_class_uid=_text(ds, "SOPClassUID") or _meta_text(ds, "MediaStorageSOPClassUID"),
         study_instance_uid=_text(ds, "StudyInstanceUID"),
         series_instance_uid=_text(ds, "SeriesInstanceUID"),
         patient_id=_text(ds, "PatientID"),
@@ -184,7 +191,7 @@ def _read_trailing(fp: IO[bytes], ds: FileDataset, offset: int) -> Dataset | Non
         return None
     fp.seek(offset)
     try:
-        trailing = read_dataset(fp, bool(implicit), bool(little))
+        trailing = read_dataset(cast(BinaryIO, fp), bool(implicit), bool(little))
     except Exception:  # an unreadable tail does not invalidate the header before it
         return None
     return trailing if len(trailing) else None
@@ -276,11 +283,14 @@ def _size_of(fp: IO[bytes]) -> int | None:
             return None
 
 
-def _transfer_syntax(ds: FileDataset) -> str | None:
+def _meta_text(ds: FileDataset, keyword: str) -> str | None:
+    """A file meta value; the SOP UIDs fall back to it (e.g. DICOMDIR has no SOPClassUID)."""
     file_meta = getattr(ds, "file_meta", None)
-    if file_meta is None:
-        return None
-    return _text(file_meta, "TransferSyntaxUID")
+    return None if file_meta is None else _text(file_meta, keyword)
+
+
+def _transfer_syntax(ds: FileDataset) -> str | None:
+    return _meta_text(ds, "TransferSyntaxUID")
 
 
 def _value(ds: Dataset, keyword: str) -> Any:

@@ -34,7 +34,9 @@ def empty_metadata_row() -> dict[str, Any]:
     return dict.fromkeys((*_HEADER_COLUMNS, "error_type", "error_message"))
 
 
-def metadata_row(fp: IO[bytes] | None, *, uri: str, is_dicom: bool, size: int | None) -> dict[str, Any]:
+def metadata_row(
+    fp: IO[bytes] | None, *, uri: str, is_dicom: bool, size: int | None
+) -> dict[str, Any]:
     """The ``metadata`` columns (without row_id/path/drop_id) for one file.
 
     ``fp`` is the open file (None when it could not be opened: pass the error through
@@ -54,7 +56,9 @@ def metadata_row(fp: IO[bytes] | None, *, uri: str, is_dicom: bool, size: int | 
     row.update(values)
     if truncated:
         row["error_type"] = ErrorType.TRUNCATED.value
-        row["error_message"] = f"{uri}: the file ends before its declared content (header or Pixel Data)"
+        row["error_message"] = (
+            f"{uri}: the file ends before its declared content (header or Pixel Data)"
+        )
     return row
 
 

@@ -114,6 +114,6 @@ def catalog_drops(
         .mapInArrow(_Walker(opts), spark_schema(_ENTRIES))
     )
     n_files = max(len(units), spark.sparkContext.defaultParallelism * 4)
-    return entries.repartition(target_partitions(spark, n_files, per_task=FILES_PER_TASK)).mapInArrow(
-        _Describer(opts, datetime.now(timezone.utc)), spark_schema(OBJECT_CATALOG)
-    )
+    return entries.repartition(
+        target_partitions(spark, n_files, per_task=FILES_PER_TASK)
+    ).mapInArrow(_Describer(opts, datetime.now(timezone.utc)), spark_schema(OBJECT_CATALOG))

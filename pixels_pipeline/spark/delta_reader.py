@@ -78,7 +78,9 @@ def read_table_uri(
     listing = spark.createDataFrame(
         [(p, d) for p, d, _ in files], "path string, drop_id string"
     ).repartition(min(len(files), spark.sparkContext.defaultParallelism * 4))
-    return listing.mapInArrow(_RemoteReader(table_uri, schema, options or StorageOptions()), sschema)
+    return listing.mapInArrow(
+        _RemoteReader(table_uri, schema, options or StorageOptions()), sschema
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,8 @@ class _RemoteReader:
                 data = data.append_column(
                     PARTITION_COLUMN, pa.array([drop_id] * data.num_rows, pa.string())
                 )
-                yield from data.select(self.schema.names).cast(self.schema).to_batches(
-                    max_chunksize=256
+                yield from (
+                    data.select(self.schema.names).cast(self.schema).to_batches(max_chunksize=256)
                 )
 
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from pyspark.sql import DataFrame
 
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, data_schema
@@ -117,7 +117,9 @@ class _Stats:
         self.minmax_columns = [
             f.name
             for f in schema
-            if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_date(f.type)
+            if pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_date(f.type)
         ]
         self.null_columns = [f.name for f in schema if not pa.types.is_nested(f.type)]
 
@@ -129,8 +131,12 @@ class _Stats:
             mm = pc.min_max(table[name]).as_py()
             if mm["min"] is None:
                 continue
-            self.mins[name] = mm["min"] if name not in self.mins else min(self.mins[name], mm["min"])
-            self.maxs[name] = mm["max"] if name not in self.maxs else max(self.maxs[name], mm["max"])
+            self.mins[name] = (
+                mm["min"] if name not in self.mins else min(self.mins[name], mm["min"])
+            )
+            self.maxs[name] = (
+                mm["max"] if name not in self.maxs else max(self.maxs[name], mm["max"])
+            )
 
     def to_json(self) -> str:
         def enc(value: Any) -> Any:
@@ -159,7 +165,8 @@ def write_partitions(
     """Replace the ``drop_ids`` partitions of a Delta table with ``df`` in one commit.
 
     Partitions in ``drop_ids`` that ``df`` has no rows for become empty; with
-    ``drop_ids=None`` exactly the partitions present in ``df`` are replaced. ``app_id`` makes the commit idempotent: if a transaction with that id was already
+    ``drop_ids=None`` exactly the partitions present in ``df`` are replaced.
+    ``app_id`` makes the commit idempotent: if a transaction with that id was already
     committed (a retried step), nothing is computed or written again.
     """
     opts = options or StorageOptions()
@@ -169,9 +176,15 @@ def write_partitions(
         if table.transaction_version(app_id) is not None:
             return CommitResult(table.version(), 0, 0, skipped=True)
     writer = _FileWriter(table_uri, schema, opts, max_rows_per_file)
-    rows = df.select(*schema.names).mapInArrow(writer, "path string, size long, "
-        "partition_value string, modification_time long, num_records long, stats string"
-    ).collect()
+    rows = (
+        df.select(*schema.names)
+        .mapInArrow(
+            writer,
+            "path string, size long, "
+            "partition_value string, modification_time long, num_records long, stats string",
+        )
+        .collect()
+    )
     adds = [
         AddAction(
             path=r["path"],
@@ -230,7 +243,7 @@ def _commit(
         table = DeltaTable(table_uri, storage_options=storage)
         try:
             table.create_write_transaction(
-                adds,
+                list[AddAction | RemoveAction](adds),
                 mode="overwrite",
                 schema=delta_schema,
                 partition_by=[PARTITION_COLUMN],

@@ -48,7 +48,11 @@ def extract_metadata(
     ``num_files`` (e.g. from the Delta log) sizes the tasks; without it, four per core.
     """
     spark = catalog.sparkSession
-    n = num_files if num_files is not None else spark.sparkContext.defaultParallelism * 4 * FILES_PER_TASK
+    n = (
+        num_files
+        if num_files is not None
+        else spark.sparkContext.defaultParallelism * 4 * FILES_PER_TASK
+    )
     return (
         catalog.select(*_INPUT)
         .repartition(target_partitions(spark, n, per_task=FILES_PER_TASK))

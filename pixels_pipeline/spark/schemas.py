@@ -33,7 +33,11 @@ OBJECT_CATALOG = pa.schema(
         _f("path_tags", pa.list_(pa.string()), "components of relative_path"),
         _f("length", pa.int64(), "file size in bytes"),
         _f("modification_time", _TS, "last modification time of the file"),
-        _f("is_dicom", pa.bool_(), "decided from content: DICM prefix or plausible headerless start"),
+        _f(
+            "is_dicom",
+            pa.bool_(),
+            "decided from content: DICM prefix or plausible headerless start",
+        ),
         _f("is_anon", pa.bool_(), "read with anonymous object-store access"),
         _f("ingested_at", _TS, "when this row was cataloged"),
         *_ERROR_FIELDS,

@@ -1,4 +1,4 @@
-"""The landing zone: direct sub-folders are *drops*; a drop is complete once it holds ``_SUCCESS``."""
+"""The landing zone: its direct sub-folders are drops, complete once they hold _SUCCESS."""
 
 from __future__ import annotations
 

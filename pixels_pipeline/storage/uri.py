@@ -110,5 +110,5 @@ def open_uri(uri: str, options: StorageOptions | None = None) -> BinaryIO:
     """Open a file for buffered, seekable binary reading (local files with the OS)."""
     fs, path = filesystem_for(uri, options)
     if isinstance(fs, pafs.LocalFileSystem):
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")  # the caller closes it
     return io.BufferedReader(fs.open_input_file(path), buffer_size=256 * 1024)  # type: ignore[arg-type]

@@ -18,9 +18,7 @@ def test_part10_files_are_dicom(name: str) -> None:
     assert looks_like_dicom(head(name))
 
 
-@pytest.mark.parametrize(
-    "name", ["ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm"]
-)
+@pytest.mark.parametrize("name", ["ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm"])
 def test_headerless_datasets_are_dicom(name: str) -> None:
     assert head(name)[128:132] != b"DICM"
     assert looks_like_dicom(head(name))

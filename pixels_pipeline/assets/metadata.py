@@ -57,7 +57,7 @@ def metadata(
     config: MetadataConfig,
     spark: SparkResource,
     lake: LakeResource,
-) -> MaterializeResult[None]:
+) -> MaterializeResult:  # type: ignore[type-arg]
     drop_ids = list(context.partition_keys)
     session = spark.get_session()
     options = lake.storage_options()

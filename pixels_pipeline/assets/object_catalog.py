@@ -24,7 +24,7 @@ TABLE = "object_catalog"
 )
 def object_catalog(
     context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
-) -> MaterializeResult[None]:
+) -> MaterializeResult:  # type: ignore[type-arg]
     drop_ids = list(context.partition_keys)
     session = spark.get_session()
     options = lake.storage_options()

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import partition_row_counts, read_table_uri, table_uri
 from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
+from pixels_pipeline.spark.images import PatchSettings, cut_patches, render_thumbnails
 from pixels_pipeline.spark.metadata import extract_metadata
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
@@ -30,16 +31,19 @@ __all__ = [
     "CommitResult",
     "Drop",
     "DropListing",
+    "PatchSettings",
     "SparkSettings",
     "StorageOptions",
     "catalog",
     "catalog_drops",
     "count_rows",
+    "cut_patches",
     "extract_metadata",
     "get_spark",
     "list_drops",
     "read_table",
     "register_views",
+    "render_thumbnails",
     "table_uri",
     "write_table",
 ]

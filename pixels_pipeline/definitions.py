@@ -4,12 +4,14 @@ from dagster import Definitions, EnvVar, in_process_executor
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
+from pixels_pipeline.assets.patches import patches
+from pixels_pipeline.assets.thumbnails import thumbnails
 from pixels_pipeline.jobs import ingest_job
 from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.sensors import landing_sensor
 
 defs = Definitions(
-    assets=[object_catalog, metadata],
+    assets=[object_catalog, metadata, thumbnails, patches],
     jobs=[ingest_job],
     sensors=[landing_sensor],
     resources={

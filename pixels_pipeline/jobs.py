@@ -4,12 +4,12 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from pixels_pipeline.partitions import drops_partitions
 
-INGEST_ASSETS = ("object_catalog", "metadata")
+INGEST_ASSETS = ("object_catalog", "metadata", "thumbnails", "patches")
 
 ingest_job = define_asset_job(
     "ingest",
     selection=AssetSelection.assets(*INGEST_ASSETS),
     partitions_def=drops_partitions,
     executor_def=in_process_executor,
-    description="Catalog a drop and extract its DICOM headers into the lake.",
+    description="Catalog a drop, extract headers, render thumbnails and cut patches.",
 )

@@ -16,12 +16,7 @@ from pyspark.sql import DataFrame
 
 from pixels_pipeline import api
 from pixels_pipeline.assets.object_catalog import object_catalog
-from pixels_pipeline.assets.reporting import (
-    app_id,
-    errors_by_type,
-    materialization_metadata,
-    timed_stage,
-)
+from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
 from pixels_pipeline.partitions import drops_partitions
 from pixels_pipeline.resources import LakeResource, SparkResource
 
@@ -58,40 +53,29 @@ def metadata(
     spark: SparkResource,
     lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    drop_ids = list(context.partition_keys)
-    session = spark.get_session()
     options = lake.storage_options()
-    lake_uri = lake.lake_uri()
-    catalog_rows = sum(api.count_rows(lake_uri, object_catalog.key.path[-1], drop_ids).values())
-    with timed_stage(context, session, TABLE) as timer:
-        catalog = api.read_table(
-            session, lake_uri, "object_catalog", drop_ids=drop_ids, options=options
-        )
-        df = api.extract_metadata(catalog, options=options, num_files=catalog_rows)
-        commit = api.write_table(
-            df,
-            lake_uri,
-            TABLE,
-            drop_ids=drop_ids,
-            app_id=app_id(context, TABLE, drop_ids),
-            options=options,
-        )
-    rows = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())
-    written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)
-    errors = errors_by_type(written)
-    duplicates = duplicate_uids(written)
+    run = run_silver_stage(
+        context,
+        spark.get_session(),
+        lake.lake_uri(),
+        TABLE,
+        lambda catalog, n: api.extract_metadata(catalog, options=options, num_files=n),
+        options=options,
+    )
+    rows, errors, catalog_rows = run.rows, run.errors, run.catalog_rows
+    duplicates = duplicate_uids(run.written)
     context.log.info(
-        f"metadata: {rows} rows, {sum(errors.values())} errors, {rows / timer.seconds:.1f} files/s"
+        f"metadata: {rows} rows, {sum(errors.values())} errors, {rows / run.seconds:.1f} files/s"
     )
     error_rate = sum(errors.values()) / rows if rows else 0.0
     return MaterializeResult(
         metadata=materialization_metadata(
-            drop_ids=drop_ids,
+            drop_ids=run.drop_ids,
             files=rows,
-            commit=commit,
+            commit=run.commit,
             errors=errors,
-            seconds=timer.seconds,
-            extra={"table_uri": MetadataValue.path(api.table_uri(lake_uri, TABLE))},
+            seconds=run.seconds,
+            extra={"table_uri": MetadataValue.path(api.table_uri(lake.lake_uri(), TABLE))},
         ),
         check_results=[
             AssetCheckResult(

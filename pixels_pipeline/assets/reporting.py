@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +12,8 @@ from typing import Any
 from dagster import AssetExecutionContext, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
-from pixels_pipeline.api import CommitResult
+from pixels_pipeline import api
+from pixels_pipeline.api import CommitResult, StorageOptions
 from pixels_pipeline.spark.progress import report_progress
 
 
@@ -69,3 +70,49 @@ def materialization_metadata(
         "files_per_s": MetadataValue.float(round(files / seconds, 2) if seconds > 0 else 0.0),
         **(extra or {}),
     }
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What one silver table materialization did."""
+
+    drop_ids: list[str]
+    catalog_rows: int  # files in the catalog for these drops (from the Delta log)
+    rows: int  # rows now in the table for these drops (from the Delta log)
+    commit: CommitResult
+    written: DataFrame  # the table's rows for these drops, as committed
+    errors: dict[str, int]
+    seconds: float
+
+
+def run_silver_stage(
+    context: AssetExecutionContext,
+    spark: SparkSession,
+    lake_uri: str,
+    table: str,
+    build: Callable[[DataFrame, int], DataFrame],
+    *,
+    options: StorageOptions,
+) -> StageRun:
+    """Read the drops' catalog rows, ``build(catalog, n_files)``, and replace the drops'
+    partitions of ``table`` in one idempotent commit."""
+    drop_ids = list(context.partition_keys)
+    catalog_rows = sum(
+        api.count_rows(lake_uri, "object_catalog", drop_ids, options=options).values()
+    )
+    with timed_stage(context, spark, table) as timer:
+        catalog = api.read_table(
+            spark, lake_uri, "object_catalog", drop_ids=drop_ids, options=options
+        )
+        commit = api.write_table(
+            build(catalog, catalog_rows),
+            lake_uri,
+            table,
+            drop_ids=drop_ids,
+            app_id=app_id(context, table, drop_ids),
+            options=options,
+        )
+    rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
+    written = api.read_table(spark, lake_uri, table, drop_ids=drop_ids, options=options)
+    errors = errors_by_type(written)
+    return StageRun(drop_ids, catalog_rows, rows, commit, written, errors, timer.seconds)

@@ -57,6 +57,7 @@ from pixels_pipeline.dicom.errors import (
     RenderError,
     TruncatedError,
 )
+from pixels_pipeline.dicom.sniff import HEAD_BYTES, looks_like_dicom
 
 __all__ = [
     "DisplayImage",
@@ -98,6 +99,8 @@ class Thumbnail:
     number_of_frames: int
     decoder: str
     settings: str
+    sop_instance_uid: str | None = None
+    modality: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,13 +119,17 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
     """
     name = label or source_label(source)
     try:
+        if not looks_like_dicom(_head(source)):
+            raise NotDicomError(f"{name}: no DICM prefix and no plausible headerless start")
         if isinstance(source, bytes):
-            ds = dcmread(io.BytesIO(source), stop_before_pixels=True)
+            ds = dcmread(io.BytesIO(source), stop_before_pixels=True, force=True)
         elif isinstance(source, str | os.PathLike):
-            ds = dcmread(source, stop_before_pixels=True)
+            ds = dcmread(source, stop_before_pixels=True, force=True)
         else:
             source.seek(0)
-            ds = dcmread(source, stop_before_pixels=True)
+            ds = dcmread(source, stop_before_pixels=True, force=True)
+    except NotDicomError:
+        raise
     except InvalidDicomError as exc:
         raise NotDicomError(f"{name}: not a DICOM file (no preamble or file meta)") from exc
     except EOFError as exc:
@@ -141,6 +148,19 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
     if missing:
         raise NoPixelDataError(f"{name}: no image pixel module (missing {', '.join(missing)})")
     return ds
+
+
+def _head(source: ImageSource) -> bytes:
+    """The first bytes of ``source``, to sniff it before parsing with ``force=True``."""
+    if isinstance(source, bytes):
+        return source[:HEAD_BYTES]
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as fh:
+            return fh.read(HEAD_BYTES)
+    source.seek(0)
+    head = source.read(HEAD_BYTES)
+    source.seek(0)
+    return head
 
 
 def frame_view(ds: Dataset, frame_index: int = 0) -> Dataset:
@@ -269,7 +289,15 @@ def render_thumbnail(
         number_of_frames=number_of_frames,
         decoder=frame.decoder,
         settings=json.dumps(settings, separators=(",", ":"), sort_keys=True),
+        sop_instance_uid=_uid(ds),
+        modality=str(ds.get("Modality") or "") or None,
     )
+
+
+def _uid(ds: Dataset) -> str | None:
+    meta = getattr(ds, "file_meta", None)
+    value = ds.get("SOPInstanceUID") or (meta.get("MediaStorageSOPInstanceUID") if meta else None)
+    return str(value) if value else None
 
 
 def source_label(source: ImageSource) -> str:

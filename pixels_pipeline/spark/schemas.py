@@ -71,7 +71,53 @@ METADATA = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"object_catalog": OBJECT_CATALOG, "metadata": METADATA}
+_KEYS = [
+    _f("row_id", pa.string(), "object_catalog.row_id of the file"),
+    _f("path", pa.string(), "full URI of the file"),
+    _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+]
+
+THUMBNAILS = pa.schema(
+    [
+        *_KEYS,
+        _f("sop_instance_uid", pa.string(), "(0008,0018) SOP Instance UID"),
+        _f("modality", pa.string(), "(0008,0060) Modality"),
+        _f("frame_index", pa.int32(), "0-based frame shown (the middle one of a multi-frame)"),
+        _f("number_of_frames", pa.int32(), "frames in the source image"),
+        _f("thumbnail_png", pa.binary(), "PNG bytes, 8-bit grey or RGB, longest side max_size"),
+        _f("width", pa.int32(), "thumbnail width in pixels"),
+        _f("height", pa.int32(), "thumbnail height in pixels"),
+        _f("rows", pa.int32(), "source frame rows"),
+        _f("columns", pa.int32(), "source frame columns"),
+        _f("decoder", pa.string(), "decoder that produced the pixels (pydicom, pylibjpeg, ...)"),
+        _f("settings", pa.string(), "JSON of the display settings applied (LUTs, window, colour)"),
+        *_ERROR_FIELDS,
+    ]
+)
+
+PATCHES = pa.schema(
+    [
+        *_KEYS,
+        _f("frame_index", pa.int32(), "0-based frame the tile was cut from"),
+        _f("x", pa.int32(), "column offset (in the total pixel matrix for whole slides)"),
+        _f("y", pa.int32(), "row offset (in the total pixel matrix for whole slides)"),
+        _f("width", pa.int32(), "tile width (smaller at the right border)"),
+        _f("height", pa.int32(), "tile height (smaller at the bottom border)"),
+        _f("encoding", pa.string(), "png (8-bit values) or raw (little-endian array bytes)"),
+        _f("data", pa.binary(), "the tile: PNG bytes, or raw bytes to reshape with dtype/shape"),
+        _f("dtype", pa.string(), "numpy dtype of the values, e.g. |u1 or <u2"),
+        _f("shape", pa.list_(pa.int32()), "array shape: (height, width) or (height, width, 3)"),
+        _f("foreground", pa.float64(), "share of non-background pixels in the tile"),
+        *_ERROR_FIELDS,
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "object_catalog": OBJECT_CATALOG,
+    "metadata": METADATA,
+    "thumbnails": THUMBNAILS,
+    "patches": PATCHES,
+}
 
 
 def spark_schema(schema: pa.Schema) -> StructType:

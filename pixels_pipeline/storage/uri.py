@@ -112,3 +112,13 @@ def open_uri(uri: str, options: StorageOptions | None = None) -> BinaryIO:
     if isinstance(fs, pafs.LocalFileSystem):
         return open(path, "rb")  # the caller closes it
     return io.BufferedReader(fs.open_input_file(path), buffer_size=256 * 1024)  # type: ignore[arg-type]
+
+
+def write_bytes(uri: str, data: bytes, options: StorageOptions | None = None) -> None:
+    """Write a whole file (creating parent folders), locally or on object storage."""
+    fs, path = filesystem_for(uri, options)
+    parent = path.rsplit("/", 1)[0]
+    if parent:
+        fs.create_dir(parent, recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(data)

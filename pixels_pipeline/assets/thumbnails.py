@@ -1,0 +1,120 @@
+"""Silver ``thumbnails``: a correctly rendered PNG of every image instance.
+
+Each materialization also writes a contact sheet and a static HTML gallery per drop to
+``<lake>/_gallery/<drop_id>/`` and shows a preview in the Dagster UI.
+"""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+from pyspark.sql.functions import col
+
+from pixels_pipeline import api
+from pixels_pipeline.assets.metadata import metadata
+from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
+from pixels_pipeline.gallery import GalleryEntry, contact_sheet, gallery_html, preview_markdown
+from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.resources import LakeResource, SparkResource
+from pixels_pipeline.storage.uri import join_uri, write_bytes
+
+TABLE = "thumbnails"
+DECODE_ERROR_RATE = "decode_error_rate"
+GALLERY_LIMIT = 500  # thumbnails per drop gallery (the table holds all of them)
+PREVIEW_LIMIT = 12  # thumbnails in the UI preview
+# Not rendering errors: the file simply has no image (SR, RT plan...) or is not DICOM.
+_NOT_IMAGES = ("no_pixel_data", "not_dicom")
+
+
+class ThumbnailsConfig(Config):  # type: ignore[misc]
+    max_size: int = Field(default=256, description="longest side of a thumbnail in pixels")
+    max_error_rate: float = Field(
+        default=0.1, description="decode_error_rate check fails above this share of images"
+    )
+
+
+@asset(
+    partitions_def=drops_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[metadata],
+    group_name="silver",
+    kinds={"spark", "delta"},
+    description="PNG thumbnail of the middle frame of every image, rendered for display.",
+    check_specs=[
+        AssetCheckSpec(DECODE_ERROR_RATE, asset=TABLE, description="images that failed to render")
+    ],
+)
+def thumbnails(
+    context: AssetExecutionContext,
+    config: ThumbnailsConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+) -> MaterializeResult:  # type: ignore[type-arg]
+    options = lake.storage_options()
+    run = run_silver_stage(
+        context,
+        spark.get_session(),
+        lake.lake_uri(),
+        TABLE,
+        lambda catalog, n: api.render_thumbnails(
+            catalog, options=options, max_size=config.max_size, num_files=n
+        ),
+        options=options,
+    )
+    failed = sum(n for t, n in run.errors.items() if t not in _NOT_IMAGES)
+    images = run.rows - sum(run.errors.get(t, 0) for t in _NOT_IMAGES)
+    rate = failed / images if images else 0.0
+    galleries: dict[str, str] = {}
+    preview: list[bytes] = []
+    for drop_id in run.drop_ids:
+        entries = [
+            GalleryEntry(r["thumbnail_png"], r["path"], r["modality"], r["sop_instance_uid"])
+            for r in run.written.where(col("error_type").isNull() & (col("drop_id") == drop_id))
+            .select("thumbnail_png", "path", "modality", "sop_instance_uid")
+            .orderBy("path")
+            .limit(GALLERY_LIMIT)
+            .collect()
+        ]
+        if entries:
+            folder = join_uri(lake.lake_uri(), "_gallery", drop_id)
+            write_bytes(
+                join_uri(folder, "contact_sheet.png"),
+                contact_sheet([e.png for e in entries]),
+                options,
+            )
+            page = gallery_html(entries, title=f"drop {drop_id}")
+            write_bytes(join_uri(folder, "index.html"), page.encode("utf-8"), options)
+            galleries[drop_id] = join_uri(folder, "index.html")
+            preview += [e.png for e in entries[: PREVIEW_LIMIT - len(preview)]]
+    extra: dict[str, object] = {
+        "images": MetadataValue.int(images),
+        "rendered": MetadataValue.int(images - failed),
+        "galleries": MetadataValue.json(galleries),
+    }
+    if preview:
+        extra["preview"] = MetadataValue.md(preview_markdown(preview))
+    context.log.info(f"thumbnails: {images - failed}/{images} images rendered")
+    return MaterializeResult(
+        metadata=materialization_metadata(
+            drop_ids=run.drop_ids,
+            files=run.rows,
+            commit=run.commit,
+            errors=run.errors,
+            seconds=run.seconds,
+            extra=extra,
+        ),
+        check_results=[
+            AssetCheckResult(
+                check_name=DECODE_ERROR_RATE,
+                passed=rate <= config.max_error_rate,
+                metadata={"rate": round(rate, 4), "failed": failed, "images": images},
+            )
+        ],
+    )

@@ -1,0 +1,184 @@
+"""``thumbnails`` and ``patches`` rows from catalog rows: thin Arrow UDFs over ``dicom``.
+
+Output batches are bounded in files (thumbnails) and tiles (patches), so a batch of
+large files cannot exhaust a worker; frames are decoded one at a time by ``dicom``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from pyspark.sql import DataFrame
+
+from pixels_pipeline.dicom.errors import classify
+from pixels_pipeline.dicom.patches import iter_patches
+from pixels_pipeline.dicom.render import render_thumbnail
+from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS, spark_schema
+from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
+
+_INPUT = ("row_id", "path", "drop_id", "is_dicom")
+FILES_PER_TASK = 16
+FILES_PER_BATCH = 16  # thumbnails per output Arrow batch
+TILES_PER_BATCH = 64  # patches per output Arrow batch
+
+
+@dataclass(frozen=True)
+class PatchSettings:
+    """How to cut frames into tiles."""
+
+    size: int = 256
+    stride: int | None = None  # default: size (tiles cover each frame exactly once)
+    frames: tuple[int, ...] | None = None  # default: every frame
+    min_foreground: float = 0.0  # drop tiles with less foreground than this
+
+
+def _local_or_open(uri: str, options: StorageOptions) -> Any:
+    """A path for local files (lets the isolated decoder re-open it), else an open file."""
+    fs, path = filesystem_for(uri, options)
+    return path if isinstance(fs, pafs.LocalFileSystem) else open_uri(uri, options)
+
+
+def _error(keys: dict[str, Any], exc: BaseException, schema: pa.Schema) -> dict[str, Any]:
+    error_type, message = classify(exc)
+    text = message if message.startswith(keys["path"]) else f"{keys['path']}: {message}"
+    return {
+        **dict.fromkeys(schema.names),
+        **keys,
+        "error_type": error_type.value,
+        "error_message": text,
+    }
+
+
+@dataclass(frozen=True)
+class _Thumbnailer:
+    options: StorageOptions
+    max_size: int
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        warnings.filterwarnings("ignore", module="pydicom")
+        rows: list[dict[str, Any]] = []
+        for batch in batches:
+            for f in batch.to_pylist():
+                keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
+                try:
+                    t = render_thumbnail(
+                        _local_or_open(f["path"], self.options), max_size=self.max_size
+                    )
+                    rows.append(
+                        {
+                            **keys,
+                            "sop_instance_uid": t.sop_instance_uid,
+                            "modality": t.modality,
+                            "frame_index": t.frame_index,
+                            "number_of_frames": t.number_of_frames,
+                            "thumbnail_png": t.png,
+                            "width": t.width,
+                            "height": t.height,
+                            "rows": t.rows,
+                            "columns": t.columns,
+                            "decoder": t.decoder,
+                            "settings": t.settings,
+                            "error_type": None,
+                            "error_message": None,
+                        }
+                    )
+                except Exception as exc:  # one bad file is a row, never a failed task
+                    rows.append(_error(keys, exc, THUMBNAILS))
+                if len(rows) >= FILES_PER_BATCH:
+                    yield pa.RecordBatch.from_pylist(rows, schema=THUMBNAILS)
+                    rows = []
+        if rows:
+            yield pa.RecordBatch.from_pylist(rows, schema=THUMBNAILS)
+
+
+@dataclass(frozen=True)
+class _Patcher:
+    options: StorageOptions
+    settings: PatchSettings
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        warnings.filterwarnings("ignore", module="pydicom")
+        s = self.settings
+        rows: list[dict[str, Any]] = []
+        for batch in batches:
+            for f in batch.to_pylist():
+                keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
+                try:
+                    source = _local_or_open(f["path"], self.options)
+                    for p in iter_patches(
+                        source,
+                        size=s.size,
+                        stride=s.stride,
+                        frames=s.frames,
+                        min_foreground=s.min_foreground,
+                    ):
+                        rows.append(
+                            {
+                                **keys,
+                                "frame_index": p.frame_index,
+                                "x": p.x,
+                                "y": p.y,
+                                "width": p.width,
+                                "height": p.height,
+                                "encoding": p.encoding,
+                                "data": p.data,
+                                "dtype": p.dtype,
+                                "shape": list(p.shape),
+                                "foreground": p.foreground,
+                                "error_type": None,
+                                "error_message": None,
+                            }
+                        )
+                        if len(rows) >= TILES_PER_BATCH:
+                            yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
+                            rows = []
+                except Exception as exc:  # tiles already cut stay; the failure is a row
+                    rows.append(_error(keys, exc, PATCHES))
+        if rows:
+            yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
+
+
+def _dicom_files(catalog: DataFrame, num_files: int | None) -> DataFrame:
+    spark = catalog.sparkSession
+    n = (
+        num_files
+        if num_files is not None
+        else spark.sparkContext.defaultParallelism * 4 * FILES_PER_TASK
+    )
+    return (
+        catalog.where("is_dicom")
+        .select(*_INPUT)
+        .repartition(target_partitions(spark, n, per_task=FILES_PER_TASK))
+    )
+
+
+def render_thumbnails(
+    catalog: DataFrame,
+    *,
+    options: StorageOptions | None = None,
+    max_size: int = 256,
+    num_files: int | None = None,
+) -> DataFrame:
+    """One ``thumbnails`` row per DICOM file of ``catalog`` (lazy DataFrame): the PNG of
+    its middle frame, or a typed error (e.g. ``no_pixel_data`` for an SR document)."""
+    worker = _Thumbnailer(options or StorageOptions(), max_size)
+    return _dicom_files(catalog, num_files).mapInArrow(worker, spark_schema(THUMBNAILS))
+
+
+def cut_patches(
+    catalog: DataFrame,
+    *,
+    options: StorageOptions | None = None,
+    settings: PatchSettings | None = None,
+    num_files: int | None = None,
+) -> DataFrame:
+    """``patches`` rows for every DICOM file of ``catalog`` (lazy DataFrame): its tiles,
+    plus one error row for a file that cannot be (fully) tiled."""
+    worker = _Patcher(options or StorageOptions(), settings or PatchSettings())
+    return _dicom_files(catalog, num_files).mapInArrow(worker, spark_schema(PATCHES))

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
 from pydicom import dcmread, uid
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import as_pixel_options
@@ -249,7 +249,13 @@ class _PixelSource:
         f.seek(0)
         try:
             meta = dcmread(f, stop_before_pixels=True, specific_tags=[0x00020010]).file_meta
-        except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as exc:
+        except InvalidDicomError:
+            # No preamble/file meta (a headerless dataset, sniffed as DICOM upstream):
+            # pydicom's full reader infers the encoding and sets the transfer syntax.
+            f.seek(0)
+            self._open_dataset(_read_headerless(f, self._name))
+            return
+        except (EOFError, ValueError, KeyError, TypeError) as exc:
             raise NotDicomError(f"{self._name}: not a DICOM file ({type(exc).__name__})") from exc
         f.seek(0)
         if meta.get("TransferSyntaxUID") == uid.DeflatedExplicitVRLittleEndian:
@@ -502,3 +508,25 @@ def _gdcm_read_file(source: str | bytes, index: int, name: str) -> DecodedFrame:
     arr = frame[..., 0] if spp == 1 else frame
     pi = str(image.GetPhotometricInterpretation().GetString()).strip()
     return DecodedFrame(arr=arr.copy(), decoder="gdcm", photometric_interpretation=pi)
+
+
+def _read_headerless(f: BinaryIO, name: str) -> Dataset:
+    """Read a dataset without file meta; give it the transfer syntax pydicom inferred."""
+    try:
+        ds = dcmread(f, force=True)
+    except Exception as exc:
+        raise NotDicomError(f"{name}: not a DICOM file ({type(exc).__name__})") from exc
+    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        if implicit is None or little is None:
+            raise NotDicomError(f"{name}: no file meta and no recognisable encoding")
+        ts = (
+            uid.ImplicitVRLittleEndian
+            if implicit
+            else uid.ExplicitVRLittleEndian
+            if little
+            else uid.ExplicitVRBigEndian
+        )
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ts
+    return ds

@@ -20,6 +20,9 @@ def test_headerless_palette_file_renders_through_its_lut() -> None:
     assert path.read_bytes()[128:132] != b"DICM" and looks_like_dicom(path.read_bytes()[:132])
     thumb = render_thumbnail(str(path))
     ds = pydicom.dcmread(path, force=True)
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    assert ds.original_encoding == (True, True)
     expected = apply_color_lut(ds.pixel_array, ds)
     expected8 = (expected / (expected.max() or 1) * 255).astype(np.uint8)
     shown = np.asarray(Image.open(io.BytesIO(thumb.png)).convert("RGB"), float)

@@ -11,15 +11,21 @@ user of this API. Importing it never imports dagster.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.catalog import catalog_drops
-from pixels_pipeline.spark.delta_reader import partition_row_counts, read_table_uri, table_uri
+from pixels_pipeline.spark.delta_reader import (
+    open_table,
+    partition_row_counts,
+    read_table_uri,
+    table_uri,
+)
 from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
 from pixels_pipeline.spark.images import PatchSettings, cut_patches, render_thumbnails
+from pixels_pipeline.spark.incremental import TableUpdate, refresh_catalog, update_partitions
 from pixels_pipeline.spark.metadata import extract_metadata
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
@@ -34,6 +40,7 @@ __all__ = [
     "PatchSettings",
     "SparkSettings",
     "StorageOptions",
+    "TableUpdate",
     "catalog",
     "catalog_drops",
     "count_rows",
@@ -45,6 +52,9 @@ __all__ = [
     "register_views",
     "render_thumbnails",
     "table_uri",
+    "table_version",
+    "update_catalog",
+    "update_table",
     "write_table",
 ]
 
@@ -102,6 +112,12 @@ def count_rows(
     return partition_row_counts(table_uri(normalize_uri(lake), table), drop_ids, options)
 
 
+def table_version(lake: str, table: str, *, options: StorageOptions | None = None) -> int:
+    """The table's current version (-1 before its first commit)."""
+    found = open_table(table_uri(normalize_uri(lake), table), options)
+    return found.version() if found is not None else -1
+
+
 def register_views(
     spark: SparkSession,
     lake: str,
@@ -114,3 +130,48 @@ def register_views(
     for name in names:
         read_table(spark, lake, name, options=options).createOrReplaceTempView(name)
     return names
+
+
+def update_catalog(
+    spark: SparkSession,
+    lake: str,
+    drops: Sequence[Drop],
+    *,
+    options: StorageOptions | None = None,
+    hash_content: bool = False,
+    app_id: str | None = None,
+) -> TableUpdate:
+    """List the drops again and commit their ``object_catalog`` rows only if any file was
+    added, changed (fingerprint) or deleted."""
+    listing = catalog_drops(spark, drops, options=options, hash_content=hash_content)
+    uri = table_uri(normalize_uri(lake), "object_catalog")
+    return refresh_catalog(
+        spark, uri, listing, drop_ids=[d.drop_id for d in drops], app_id=app_id, options=options
+    )
+
+
+def update_table(
+    spark: SparkSession,
+    lake: str,
+    table: str,
+    build: Callable[[DataFrame, int], DataFrame],
+    *,
+    drop_ids: Sequence[str],
+    options: StorageOptions | None = None,
+    app_id: str | None = None,
+) -> TableUpdate:
+    """Bring a downstream table's ``drop_ids`` partitions in line with the catalog:
+    ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
+    go, the rest is kept; one commit, or none if nothing changed."""
+    lake_uri = normalize_uri(lake)
+    catalog = read_table(spark, lake_uri, "object_catalog", drop_ids=drop_ids, options=options)
+    return update_partitions(
+        spark,
+        table_uri(lake_uri, table),
+        TABLES[table],
+        catalog,
+        build,
+        drop_ids=drop_ids,
+        app_id=app_id,
+        options=options,
+    )

@@ -72,7 +72,8 @@ def metadata(
         metadata=materialization_metadata(
             drop_ids=run.drop_ids,
             files=rows,
-            commit=run.commit,
+            update=run.update,
+            version=run.version,
             errors=errors,
             seconds=run.seconds,
             extra={"table_uri": MetadataValue.path(api.table_uri(lake.lake_uri(), TABLE))},

@@ -1,6 +1,14 @@
 """Bronze ``object_catalog``: one row per file of each drop, DICOM or not."""
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
 
 from pixels_pipeline import api
 from pixels_pipeline.assets.reporting import (
@@ -15,44 +23,58 @@ from pixels_pipeline.resources import LakeResource, SparkResource
 TABLE = "object_catalog"
 
 
+class ObjectCatalogConfig(Config):  # type: ignore[misc]
+    hash_content: bool = Field(
+        default=False,
+        description="add a sha256 of each file to its fingerprint (reads every byte)",
+    )
+
+
 @asset(
     partitions_def=drops_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     group_name="bronze",
     kinds={"spark", "delta"},
-    description="Every file of each drop: path, size, times, and whether it is DICOM.",
+    description="Every file of each drop: path, size, times, fingerprint, and whether it is DICOM.",
 )
 def object_catalog(
-    context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
+    context: AssetExecutionContext,
+    config: ObjectCatalogConfig,
+    spark: SparkResource,
+    lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
     drop_ids = list(context.partition_keys)
     session = spark.get_session()
     options = lake.storage_options()
+    lake_uri = lake.lake_uri()
     drops = [api.Drop(d, lake.drop_uri(d), None) for d in drop_ids]
     with timed_stage(context, session, TABLE) as timer:
-        df = api.catalog_drops(session, drops, options=options)
-        commit = api.write_table(
-            df,
-            lake.lake_uri(),
-            TABLE,
-            drop_ids=drop_ids,
-            app_id=app_id(context, TABLE, drop_ids),
+        update = api.update_catalog(
+            session,
+            lake_uri,
+            drops,
             options=options,
+            hash_content=config.hash_content,
+            app_id=app_id(context, TABLE, drop_ids),
         )
-    written = api.read_table(session, lake.lake_uri(), TABLE, drop_ids=drop_ids, options=options)
+    written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)
     dicom = written.where("is_dicom").count()
-    files = sum(api.count_rows(lake.lake_uri(), TABLE, drop_ids, options=options).values())
-    context.log.info(f"cataloged {files} files ({dicom} DICOM) in {timer.seconds:.1f} s")
+    files = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())
+    context.log.info(
+        f"cataloged {files} files ({dicom} DICOM; {update.processed} new or changed, "
+        f"{update.removed} gone) in {timer.seconds:.1f} s"
+    )
     return MaterializeResult(
         metadata=materialization_metadata(
             drop_ids=drop_ids,
             files=files,
-            commit=commit,
+            update=update,
+            version=api.table_version(lake_uri, TABLE, options=options),
             errors=errors_by_type(written),
             seconds=timer.seconds,
             extra={
                 "dicom_files": MetadataValue.int(dicom),
-                "table_uri": MetadataValue.path(api.table_uri(lake.lake_uri(), TABLE)),
+                "table_uri": MetadataValue.path(api.table_uri(lake_uri, TABLE)),
             },
         )
     )

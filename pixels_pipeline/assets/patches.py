@@ -65,7 +65,8 @@ def patches(
         metadata=materialization_metadata(
             drop_ids=run.drop_ids,
             files=run.catalog_rows,
-            commit=run.commit,
+            update=run.update,
+            version=run.version,
             errors=run.errors,
             seconds=run.seconds,
             extra={

@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline import api
-from pixels_pipeline.api import CommitResult, StorageOptions
+from pixels_pipeline.api import StorageOptions, TableUpdate
 from pixels_pipeline.spark.progress import report_progress
 
 
@@ -52,22 +52,30 @@ def materialization_metadata(
     *,
     drop_ids: Sequence[str],
     files: int,
-    commit: CommitResult,
+    update: TableUpdate,
+    version: int,
     errors: dict[str, int],
     seconds: float,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Files, rows written, errors by type, table version, duration and files/s."""
+    commit = update.commit
     return {
         "drops": MetadataValue.text(", ".join(drop_ids)),
         "files": MetadataValue.int(files),
-        "rows_written": MetadataValue.int(commit.rows),
-        "data_files": MetadataValue.int(commit.files),
+        "files_processed": MetadataValue.int(update.processed),
+        "rows_kept": MetadataValue.int(update.kept),
+        "rows_removed": MetadataValue.int(update.removed),
+        "rows_written": MetadataValue.int(commit.rows if commit else 0),
+        "data_files": MetadataValue.int(commit.files if commit else 0),
         "errors": MetadataValue.int(sum(errors.values())),
         "errors_by_type": MetadataValue.json(errors),
-        "table_version": MetadataValue.int(commit.version),
-        "commit_skipped": MetadataValue.bool(commit.skipped),
+        "table_version": MetadataValue.int(version),
+        "committed": MetadataValue.bool(commit is not None and not commit.skipped),
         "duration_s": MetadataValue.float(round(seconds, 3)),
-        "files_per_s": MetadataValue.float(round(files / seconds, 2) if seconds > 0 else 0.0),
+        "files_per_s": MetadataValue.float(
+            round(update.processed / seconds, 2) if seconds > 0 else 0.0
+        ),
         **(extra or {}),
     }
 
@@ -79,7 +87,8 @@ class StageRun:
     drop_ids: list[str]
     catalog_rows: int  # files in the catalog for these drops (from the Delta log)
     rows: int  # rows now in the table for these drops (from the Delta log)
-    commit: CommitResult
+    update: TableUpdate
+    version: int  # table version after the update
     written: DataFrame  # the table's rows for these drops, as committed
     errors: dict[str, int]
     seconds: float
@@ -94,25 +103,24 @@ def run_silver_stage(
     *,
     options: StorageOptions,
 ) -> StageRun:
-    """Read the drops' catalog rows, ``build(catalog, n_files)``, and replace the drops'
-    partitions of ``table`` in one idempotent commit."""
+    """Update the drops' partitions of ``table`` from their catalog rows: ``build`` runs on
+    added or changed files only, in one idempotent commit (none if nothing changed)."""
     drop_ids = list(context.partition_keys)
     catalog_rows = sum(
         api.count_rows(lake_uri, "object_catalog", drop_ids, options=options).values()
     )
     with timed_stage(context, spark, table) as timer:
-        catalog = api.read_table(
-            spark, lake_uri, "object_catalog", drop_ids=drop_ids, options=options
-        )
-        commit = api.write_table(
-            build(catalog, catalog_rows),
+        update = api.update_table(
+            spark,
             lake_uri,
             table,
+            build,
             drop_ids=drop_ids,
-            app_id=app_id(context, table, drop_ids),
             options=options,
+            app_id=app_id(context, table, drop_ids),
         )
     rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
     written = api.read_table(spark, lake_uri, table, drop_ids=drop_ids, options=options)
     errors = errors_by_type(written)
-    return StageRun(drop_ids, catalog_rows, rows, commit, written, errors, timer.seconds)
+    version = api.table_version(lake_uri, table, options=options)
+    return StageRun(drop_ids, catalog_rows, rows, update, version, written, errors, timer.seconds)

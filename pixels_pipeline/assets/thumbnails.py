@@ -105,7 +105,8 @@ def thumbnails(
         metadata=materialization_metadata(
             drop_ids=run.drop_ids,
             files=run.rows,
-            commit=run.commit,
+            update=run.update,
+            version=run.version,
             errors=run.errors,
             seconds=run.seconds,
             extra=extra,

@@ -65,6 +65,7 @@ class _Walker:
 class _Describer:
     options: StorageOptions
     ingested_at: datetime
+    hash_content: bool
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -87,6 +88,7 @@ class _Describer:
                         is_local=is_local,
                         is_anon=self.options.anonymous and not is_local,
                         ingested_at=self.ingested_at,
+                        hash_content=self.hash_content,
                     )
                 )
             yield pa.RecordBatch.from_pylist(rows, schema=OBJECT_CATALOG)
@@ -97,8 +99,11 @@ def catalog_drops(
     drops: Sequence[Drop],
     *,
     options: StorageOptions | None = None,
+    hash_content: bool = False,
 ) -> DataFrame:
-    """One ``object_catalog`` row per file of each drop, recursively (lazy DataFrame)."""
+    """One ``object_catalog`` row per file of each drop, recursively (lazy DataFrame).
+
+    ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte)."""
     opts = options or StorageOptions()
     units: list[tuple[str, str, str, str, bool]] = []
     for drop in drops:
@@ -116,4 +121,6 @@ def catalog_drops(
     n_files = max(len(units), spark.sparkContext.defaultParallelism * 4)
     return entries.repartition(
         target_partitions(spark, n_files, per_task=FILES_PER_TASK)
-    ).mapInArrow(_Describer(opts, datetime.now(timezone.utc)), spark_schema(OBJECT_CATALOG))
+    ).mapInArrow(
+        _Describer(opts, datetime.now(timezone.utc), hash_content), spark_schema(OBJECT_CATALOG)
+    )

@@ -27,6 +27,7 @@ OBJECT_CATALOG = pa.schema(
         _f("row_id", pa.string(), "stable hash (sha256, 32 hex) of path"),
         _f("path", pa.string(), "full URI of the file"),
         _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+        _f("fingerprint", pa.string(), "size:mtime_us[:sha256] of the file; changes when it does"),
         _f("relative_path", pa.string(), "path inside the drop folder"),
         _f("local_path", pa.string(), "local filesystem path; null for object storage"),
         _f("extension", pa.string(), "lower-case file extension without the dot"),
@@ -49,6 +50,7 @@ METADATA = pa.schema(
         _f("row_id", pa.string(), "object_catalog.row_id of the file"),
         _f("path", pa.string(), "full URI of the file"),
         _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+        _f("fingerprint", pa.string(), "object_catalog.fingerprint this row was computed from"),
         _f("meta", pa.string(), "full header as DICOM JSON (PS3.18 F.2), bulk data as BulkDataURI"),
         _f("sop_instance_uid", pa.string(), "(0008,0018) SOP Instance UID"),
         _f("sop_class_uid", pa.string(), "(0008,0016) SOP Class UID"),
@@ -75,6 +77,7 @@ _KEYS = [
     _f("row_id", pa.string(), "object_catalog.row_id of the file"),
     _f("path", pa.string(), "full URI of the file"),
     _f(PARTITION_COLUMN, pa.string(), "the drop (partition key) the file arrived in"),
+    _f("fingerprint", pa.string(), "object_catalog.fingerprint this row was computed from"),
 ]
 
 THUMBNAILS = pa.schema(

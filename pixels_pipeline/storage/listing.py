@@ -50,6 +50,12 @@ def row_id_of(uri: str) -> str:
     return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32]
 
 
+def fingerprint_of(size: int, mtime: datetime | None, sha256: str | None = None) -> str:
+    """``size:mtime_us`` (``:sha256`` appended when content hashing is on)."""
+    stamp = int(mtime.timestamp() * 1_000_000) if mtime is not None else 0
+    return f"{size}:{stamp}" + (f":{sha256}" if sha256 else "")
+
+
 def describe_file(
     fs: pafs.FileSystem,
     fs_path: str,
@@ -58,14 +64,17 @@ def describe_file(
     is_local: bool,
     is_anon: bool,
     ingested_at: datetime,
+    hash_content: bool = False,
 ) -> dict[str, Any]:
-    """A catalog row for one file: reads only its first 132 bytes to decide ``is_dicom``."""
+    """A catalog row for one file: reads its first 132 bytes to decide ``is_dicom``
+    (and, with ``hash_content``, all of it for the fingerprint)."""
     uri = join_uri(entry.drop_uri, entry.relative_path)
     suffix = PurePosixPath(entry.relative_path).suffix
     row: dict[str, Any] = {
         "row_id": row_id_of(uri),
         "path": uri,
         "drop_id": entry.drop_id,
+        "fingerprint": fingerprint_of(entry.size, entry.mtime),
         "relative_path": entry.relative_path,
         "local_path": fs_path if is_local else None,
         "extension": suffix[1:].lower() if suffix else "",
@@ -80,7 +89,13 @@ def describe_file(
     }
     try:
         with fs.open_input_file(fs_path) as fh:
-            row["is_dicom"] = looks_like_dicom(fh.read(HEAD_BYTES))
+            head = fh.read(HEAD_BYTES)
+            row["is_dicom"] = looks_like_dicom(head)
+            if hash_content:
+                digest = hashlib.sha256(head)
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                row["fingerprint"] = fingerprint_of(entry.size, entry.mtime, digest.hexdigest())
     except Exception as exc:  # unreadable file: still cataloged, with a typed error
         error_type, message = classify(exc)
         row["error_type"], row["error_message"] = error_type.value, f"{uri}: {message}"

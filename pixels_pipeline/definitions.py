@@ -7,12 +7,14 @@ from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.patches import patches
 from pixels_pipeline.assets.thumbnails import thumbnails
 from pixels_pipeline.jobs import ingest_job
+from pixels_pipeline.maintenance import maintenance_job, maintenance_schedule
 from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.sensors import landing_sensor
 
 defs = Definitions(
     assets=[object_catalog, metadata, thumbnails, patches],
-    jobs=[ingest_job],
+    jobs=[ingest_job, maintenance_job],
+    schedules=[maintenance_schedule],
     sensors=[landing_sensor],
     resources={
         "spark": SparkResource(),

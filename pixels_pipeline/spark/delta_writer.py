@@ -11,6 +11,8 @@ delta-rs is only ever called on the driver (it panics in forked workers).
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -41,6 +43,7 @@ _ADD_SCHEMA = pa.schema(
     ]
 )
 _COMMIT_ATTEMPTS = 5
+PAUSE_MARKER = "pixels_pipeline: data files written, pausing before commit"
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def write_partitions(
         raise ValueError(f"rows for partitions outside {sorted(drop_ids)}: {sorted(unexpected)}")
     if not drop_ids:
         raise ValueError("nothing to write: the DataFrame is empty and no drop_ids were given")
+    _pause_before_commit()
     props = CommitProperties(
         app_transactions=[Transaction(app_id, 1)] if app_id else None,
         custom_metadata={"pixels_pipeline.drop_ids": ",".join(drop_ids)},
@@ -259,6 +263,59 @@ def _commit(
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _pause_before_commit() -> None:
+    """Fault injection for crash tests: with ``PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT=<s>``
+    the writer announces on stderr that its data files are written, then waits."""
+    seconds = os.environ.get("PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT")
+    if seconds:
+        print(PAUSE_MARKER, file=sys.stderr, flush=True)
+        time.sleep(float(seconds))
+
+
+@dataclass(frozen=True)
+class MaintenanceResult:
+    """What compaction and vacuum did to one table."""
+
+    files_before: int
+    files_after: int
+    files_removed_by_compaction: int
+    files_deleted_by_vacuum: int
+    version: int
+
+
+def compact_and_vacuum(
+    table_uri: str,
+    *,
+    retention_hours: int,
+    target_file_bytes: int = 128 * 1024 * 1024,
+    options: StorageOptions | None = None,
+) -> MaintenanceResult:
+    """Rewrite small data files into larger ones, then delete files that no version
+    younger than ``retention_hours`` needs, including orphans of killed writers.
+
+    Time travel keeps working for ``retention_hours``; the history stays in the log.
+    """
+    storage = (options or StorageOptions()).delta_options()
+    table = DeltaTable(table_uri, storage_options=storage)
+    before = len(table.file_uris())
+    metrics = table.optimize.compact(target_size=target_file_bytes)
+    table.update_incremental()
+    deleted = table.vacuum(
+        retention_hours=retention_hours,
+        dry_run=False,
+        enforce_retention_duration=False,
+        full=True,  # also untracked files: data files of writes that never committed
+    )
+    table.update_incremental()
+    return MaintenanceResult(
+        files_before=before,
+        files_after=len(table.file_uris()),
+        files_removed_by_compaction=int(metrics.get("numFilesRemoved", 0)),
+        files_deleted_by_vacuum=len(deleted),
+        version=table.version(),
+    )
 
 
 def partition_uri(table_uri: str, drop_id: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
 
@@ -26,6 +27,14 @@ class Drop:
 
 
 @dataclass(frozen=True)
+class Folder:
+    """A direct sub-folder of the landing zone."""
+
+    name: str
+    mtime_us: int | None  # None on object stores, which have no folder times
+
+
+@dataclass(frozen=True)
 class DropListing:
     """Result of scanning the landing zone once."""
 
@@ -38,6 +47,35 @@ def is_valid_drop_id(name: str) -> bool:
     return bool(DROP_ID_PATTERN.match(name))
 
 
+def _micros(mtime: datetime | None) -> int | None:
+    return int(mtime.timestamp() * 1_000_000) if mtime is not None else None
+
+
+def list_folders(landing_uri: str, *, options: StorageOptions | None = None) -> list[Folder]:
+    """The landing zone's direct sub-folders, from ONE non-recursive listing."""
+    fs, root = filesystem_for(landing_uri, options)
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return []
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
+    return sorted(
+        (Folder(i.base_name, _micros(i.mtime)) for i in infos if i.type == pafs.FileType.Directory),
+        key=lambda f: f.name,
+    )
+
+
+def marker_mtimes(
+    landing_uri: str, names: Iterable[str], *, options: StorageOptions | None = None
+) -> dict[str, int | None]:
+    """Modification time (µs) of each named drop's ``_SUCCESS``; None where it is missing."""
+    fs, root = filesystem_for(landing_uri, options)
+    wanted = list(names)
+    infos = fs.get_file_info([f"{root}/{name}/{SUCCESS_MARKER}" for name in wanted])
+    return {
+        name: (_micros(i.mtime) or 0) if i.type == pafs.FileType.File else None
+        for name, i in zip(wanted, infos, strict=True)
+    }
+
+
 def list_drops(
     landing_uri: str,
     *,
@@ -45,20 +83,18 @@ def list_drops(
     skip: frozenset[str] = frozenset(),
 ) -> DropListing:
     """List the landing zone's drops, stat-ing ``_SUCCESS`` only for folders not in ``skip``."""
-    fs, root = filesystem_for(landing_uri, options)
-    if fs.get_file_info(root).type == pafs.FileType.NotFound:
-        return DropListing((), (), ())
-    infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
-    folders = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
-    candidates = [name for name in folders if name not in skip]
-    rejected = tuple(name for name in candidates if not is_valid_drop_id(name))
-    valid = [name for name in candidates if is_valid_drop_id(name)]
-    markers = fs.get_file_info([f"{root}/{name}/{SUCCESS_MARKER}" for name in valid])
-    complete: list[Drop] = []
-    incomplete: list[str] = []
-    for name, marker in zip(valid, markers, strict=True):
-        if marker.type == pafs.FileType.File:
-            complete.append(Drop(name, join_uri(landing_uri, name), marker.mtime))
-        else:
-            incomplete.append(name)
-    return DropListing(tuple(complete), tuple(incomplete), rejected)
+    names = [f.name for f in list_folders(landing_uri, options=options) if f.name not in skip]
+    rejected = tuple(n for n in names if not is_valid_drop_id(n))
+    valid = [n for n in names if is_valid_drop_id(n)]
+    markers = marker_mtimes(landing_uri, valid, options=options)
+    complete = tuple(
+        Drop(n, join_uri(landing_uri, n), _datetime(markers[n]))
+        for n in valid
+        if markers[n] is not None
+    )
+    incomplete = tuple(n for n in valid if markers[n] is None)
+    return DropListing(complete, incomplete, rejected)
+
+
+def _datetime(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1e6, tz=timezone.utc)

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
 from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.landing import Drop
 from pixels_pipeline.storage.listing import FileEntry, describe_file, list_top_level, walk
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, scheme_of
@@ -66,6 +67,7 @@ class _Describer:
     options: StorageOptions
     ingested_at: datetime
     hash_content: bool
+    limits: ArchiveLimits
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -80,7 +82,7 @@ class _Describer:
                     mtime=e["mtime"],
                 )
                 is_local = scheme_of(e["drop_uri"]) == "file"
-                rows.append(
+                rows.extend(
                     describe_file(
                         fs,
                         e["path"],
@@ -89,6 +91,7 @@ class _Describer:
                         is_anon=self.options.anonymous and not is_local,
                         ingested_at=self.ingested_at,
                         hash_content=self.hash_content,
+                        limits=self.limits,
                     )
                 )
             yield pa.RecordBatch.from_pylist(rows, schema=OBJECT_CATALOG)
@@ -100,10 +103,12 @@ def catalog_drops(
     *,
     options: StorageOptions | None = None,
     hash_content: bool = False,
+    archive_limits: ArchiveLimits | None = None,
 ) -> DataFrame:
     """One ``object_catalog`` row per file of each drop, recursively (lazy DataFrame).
 
-    ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte)."""
+    ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte);
+    zip archives are expanded into member rows within ``archive_limits``."""
     opts = options or StorageOptions()
     units: list[tuple[str, str, str, str, bool]] = []
     for drop in drops:
@@ -122,5 +127,8 @@ def catalog_drops(
     return entries.repartition(
         target_partitions(spark, n_files, per_task=FILES_PER_TASK)
     ).mapInArrow(
-        _Describer(opts, datetime.now(timezone.utc), hash_content), spark_schema(OBJECT_CATALOG)
+        _Describer(
+            opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
+        ),
+        spark_schema(OBJECT_CATALOG),
     )

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import pyarrow.fs as pafs
 
-from pixels_pipeline.dicom.errors import classify
+from pixels_pipeline.dicom.errors import ErrorType, classify
 from pixels_pipeline.dicom.sniff import HEAD_BYTES, looks_like_dicom
+from pixels_pipeline.storage.archives import (
+    ArchiveLimits,
+    BadMember,
+    Member,
+    is_zip,
+    list_members,
+    member_uri,
+    read_member,
+)
 from pixels_pipeline.storage.landing import SUCCESS_MARKER
 from pixels_pipeline.storage.uri import join_uri
 
@@ -65,18 +75,44 @@ def describe_file(
     is_anon: bool,
     ingested_at: datetime,
     hash_content: bool = False,
-) -> dict[str, Any]:
-    """A catalog row for one file: reads its first 132 bytes to decide ``is_dicom``
-    (and, with ``hash_content``, all of it for the fingerprint)."""
+    limits: ArchiveLimits | None = None,
+) -> list[dict[str, Any]]:
+    """Catalog rows for one file: reads its first 132 bytes to decide ``is_dicom`` (with
+    ``hash_content``, all of it for the fingerprint). A zip archive yields one row per
+    member instead (or error rows for members that must not be read)."""
     uri = join_uri(entry.drop_uri, entry.relative_path)
+    row = _base_row(uri, entry, is_anon=is_anon, ingested_at=ingested_at)
+    row["local_path"] = fs_path if is_local else None
+    try:
+        with fs.open_input_file(fs_path) as fh:
+            head = fh.read(HEAD_BYTES)
+            if is_zip(head):
+                fh.seek(0)
+                buffered = io.BufferedReader(fh, buffer_size=1 << 20)  # type: ignore[arg-type]
+                return _describe_members(buffered, uri, entry, row, limits or ArchiveLimits())
+            row["is_dicom"] = looks_like_dicom(head)
+            if hash_content:
+                digest = hashlib.sha256(head)
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                row["fingerprint"] = fingerprint_of(entry.size, entry.mtime, digest.hexdigest())
+    except Exception as exc:  # unreadable file: still cataloged, with a typed error
+        error_type, message = classify(exc)
+        row["error_type"], row["error_message"] = error_type.value, f"{uri}: {message}"
+    return [row]
+
+
+def _base_row(
+    uri: str, entry: FileEntry, *, is_anon: bool, ingested_at: datetime
+) -> dict[str, Any]:
     suffix = PurePosixPath(entry.relative_path).suffix
-    row: dict[str, Any] = {
+    return {
         "row_id": row_id_of(uri),
         "path": uri,
         "drop_id": entry.drop_id,
         "fingerprint": fingerprint_of(entry.size, entry.mtime),
         "relative_path": entry.relative_path,
-        "local_path": fs_path if is_local else None,
+        "local_path": None,
         "extension": suffix[1:].lower() if suffix else "",
         "path_tags": list(PurePosixPath(entry.relative_path).parts),
         "length": entry.size,
@@ -87,16 +123,48 @@ def describe_file(
         "error_type": None,
         "error_message": None,
     }
-    try:
-        with fs.open_input_file(fs_path) as fh:
-            head = fh.read(HEAD_BYTES)
-            row["is_dicom"] = looks_like_dicom(head)
-            if hash_content:
-                digest = hashlib.sha256(head)
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-                row["fingerprint"] = fingerprint_of(entry.size, entry.mtime, digest.hexdigest())
-    except Exception as exc:  # unreadable file: still cataloged, with a typed error
-        error_type, message = classify(exc)
-        row["error_type"], row["error_message"] = error_type.value, f"{uri}: {message}"
-    return row
+
+
+def _describe_members(
+    fh: IO[bytes],
+    archive_uri: str,
+    entry: FileEntry,
+    archive_row: dict[str, Any],
+    limits: ArchiveLimits,
+) -> list[dict[str, Any]]:
+    """One row per member, named ``<archive>::<member>``; bad members as error rows."""
+    rows: list[dict[str, Any]] = []
+    for member in list_members(fh, limits=limits):
+        if isinstance(member, BadMember) and not member.name:
+            bad = dict(archive_row)
+            bad["error_type"] = ErrorType.ARCHIVE_ERROR.value
+            bad["error_message"] = f"{archive_uri}: {member.reason}"
+            rows.append(bad)
+            continue
+        uri = member_uri(archive_uri, member.name)
+        size = member.size if isinstance(member, Member) else 0
+        mtime = member.mtime if isinstance(member, Member) else entry.mtime
+        sub = FileEntry(
+            entry.drop_id, entry.drop_uri, f"{entry.relative_path}::{member.name}", size, mtime
+        )
+        row = _base_row(
+            uri, sub, is_anon=archive_row["is_anon"], ingested_at=archive_row["ingested_at"]
+        )
+        row["path_tags"] = [
+            *PurePosixPath(entry.relative_path).parts,
+            *PurePosixPath(member.name).parts,
+        ]
+        if isinstance(member, BadMember):
+            row["error_type"] = ErrorType.ARCHIVE_ERROR.value
+            row["error_message"] = f"{uri}: {member.reason}"
+        else:
+            row["fingerprint"] = f"{fingerprint_of(size, mtime)}:crc{member.crc:08x}"
+            try:
+                row["is_dicom"] = looks_like_dicom(
+                    read_member(fh, member.name, limits=limits, head=HEAD_BYTES)
+                )
+            except Exception as exc:
+                error_type, message = classify(exc)
+                row["error_type"], row["error_message"] = error_type.value, f"{uri}: {message}"
+        rows.append(row)
+    return rows

@@ -29,11 +29,13 @@ from pixels_pipeline.spark.incremental import TableUpdate, refresh_catalog, upda
 from pixels_pipeline.spark.metadata import extract_metadata
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
+from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.landing import Drop, DropListing, list_drops
 from pixels_pipeline.storage.uri import StorageOptions, normalize_uri
 
 __all__ = [
     "TABLES",
+    "ArchiveLimits",
     "CommitResult",
     "Drop",
     "DropListing",
@@ -139,11 +141,14 @@ def update_catalog(
     *,
     options: StorageOptions | None = None,
     hash_content: bool = False,
+    archive_limits: ArchiveLimits | None = None,
     app_id: str | None = None,
 ) -> TableUpdate:
     """List the drops again and commit their ``object_catalog`` rows only if any file was
     added, changed (fingerprint) or deleted."""
-    listing = catalog_drops(spark, drops, options=options, hash_content=hash_content)
+    listing = catalog_drops(
+        spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
+    )
     uri = table_uri(normalize_uri(lake), "object_catalog")
     return refresh_catalog(
         spark, uri, listing, drop_ids=[d.drop_id for d in drops], app_id=app_id, options=options

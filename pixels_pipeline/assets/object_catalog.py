@@ -28,6 +28,12 @@ class ObjectCatalogConfig(Config):  # type: ignore[misc]
         default=False,
         description="add a sha256 of each file to its fingerprint (reads every byte)",
     )
+    zip_max_total_mb: int = Field(
+        default=8192, description="zip archives uncompressing to more are archive_error rows"
+    )
+    zip_max_ratio: float = Field(
+        default=200.0, description="zip members compressed more than this are archive_error rows"
+    )
 
 
 @asset(
@@ -55,6 +61,10 @@ def object_catalog(
             drops,
             options=options,
             hash_content=config.hash_content,
+            archive_limits=api.ArchiveLimits(
+                max_total_bytes=config.zip_max_total_mb * 1024 * 1024,
+                max_ratio=config.zip_max_ratio,
+            ),
             app_id=app_id(context, TABLE, drop_ids),
         )
     written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)

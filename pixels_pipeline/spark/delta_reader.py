@@ -92,8 +92,7 @@ class _RemoteReader:
     options: StorageOptions
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        fs, _ = filesystem_for(self.table_uri, self.options)
-        root = filesystem_for(self.table_uri, self.options)[1]
+        fs, root = filesystem_for(self.table_uri, self.options)
         for batch in batches:
             for rel, drop_id in zip(
                 batch.column("path").to_pylist(), batch.column("drop_id").to_pylist(), strict=True

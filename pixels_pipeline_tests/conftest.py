@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,33 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("landing")
     copy_tree_drop(root, TEST_FILES_DROP, pydicom_test_files())
     return root
+
+
+def materialize_drop(
+    assets: Sequence[Any],
+    drop_id: str,
+    landing: Path,
+    lake: Path,
+    *,
+    instance: Any = None,
+    run_config: dict[str, Any] | None = None,
+) -> Any:
+    """A real in-process Dagster run of ``assets`` for one drop, sharing the test session's
+    Spark (the resource does not stop it)."""
+    from dagster import DagsterInstance, materialize
+
+    from pixels_pipeline.resources import LakeResource, SparkResource
+
+    inst = instance or DagsterInstance.ephemeral()
+    if drop_id not in inst.get_dynamic_partitions("drops"):
+        inst.add_dynamic_partitions("drops", [drop_id])
+    return materialize(
+        list(assets),
+        partition_key=drop_id,
+        instance=inst,
+        resources={
+            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
+            "lake": LakeResource(landing=str(landing), lake=str(lake)),
+        },
+        run_config=run_config,
+    )

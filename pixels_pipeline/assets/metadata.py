@@ -5,11 +5,9 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 from pydantic import Field
 from pyspark.sql import DataFrame
@@ -17,7 +15,7 @@ from pyspark.sql import DataFrame
 from pixels_pipeline import api
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
-from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
 
 TABLE = "metadata"
@@ -32,12 +30,9 @@ class MetadataConfig(Config):  # type: ignore[misc]
     )
 
 
-@asset(
-    partitions_def=drops_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+@drop_asset(
     deps=[object_catalog],
     group_name="silver",
-    kinds={"spark", "delta"},
     description="Full DICOM header (DICOM JSON) and typed columns of every cataloged file.",
     check_specs=[
         AssetCheckSpec(ROWS_MATCH_CATALOG, asset=TABLE, description="one row per catalog row"),

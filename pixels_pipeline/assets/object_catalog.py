@@ -2,11 +2,9 @@
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 from pydantic import Field
 
@@ -17,7 +15,7 @@ from pixels_pipeline.assets.reporting import (
     materialization_metadata,
     timed_stage,
 )
-from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
 
 TABLE = "object_catalog"
@@ -36,11 +34,8 @@ class ObjectCatalogConfig(Config):  # type: ignore[misc]
     )
 
 
-@asset(
-    partitions_def=drops_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+@drop_asset(
     group_name="bronze",
-    kinds={"spark", "delta"},
     description="Every file of each drop: path, size, times, fingerprint, and whether it is DICOM.",
 )
 def object_catalog(

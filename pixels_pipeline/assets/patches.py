@@ -2,18 +2,16 @@
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 from pydantic import Field
 
 from pixels_pipeline import api
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
-from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
 
 TABLE = "patches"
@@ -28,12 +26,9 @@ class PatchesConfig(Config):  # type: ignore[misc]
     )
 
 
-@asset(
-    partitions_def=drops_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+@drop_asset(
     deps=[metadata],
     group_name="silver",
-    kinds={"spark", "delta"},
     description="Tiles of every frame (PNG for 8-bit, raw little-endian otherwise).",
 )
 def patches(

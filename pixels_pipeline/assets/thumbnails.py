@@ -8,11 +8,9 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 from pydantic import Field
 from pyspark.sql.functions import col
@@ -21,7 +19,7 @@ from pixels_pipeline import api
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
 from pixels_pipeline.gallery import GalleryEntry, contact_sheet, gallery_html, preview_markdown
-from pixels_pipeline.partitions import drops_partitions
+from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.storage.uri import join_uri, write_bytes
 
@@ -40,12 +38,9 @@ class ThumbnailsConfig(Config):  # type: ignore[misc]
     )
 
 
-@asset(
-    partitions_def=drops_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+@drop_asset(
     deps=[metadata],
     group_name="silver",
-    kinds={"spark", "delta"},
     description="PNG thumbnail of the middle frame of every image, rendered for display.",
     check_specs=[
         AssetCheckSpec(DECODE_ERROR_RATE, asset=TABLE, description="images that failed to render")

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import deltalake
 import pytest
-from dagster import DagsterInstance, materialize
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.thumbnails import thumbnails
-from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.samples import find_test_file
+
+from ..conftest import materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster]
 
@@ -32,17 +32,7 @@ def test_zip_members_flow_through_catalog_metadata_and_thumbnails(
         zf.writestr("../../escape.dcm", ct.read_bytes())
         zf.writestr("bomb.dcm", b"\0" * (8 * 1024 * 1024), zipfile.ZIP_DEFLATED)
     (drop / "_SUCCESS").write_text("")
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("drops", ["zipped"])
-    result = materialize(
-        [object_catalog, metadata, thumbnails],
-        partition_key="zipped",
-        instance=instance,
-        resources={
-            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
-            "lake": LakeResource(landing=str(landing), lake=str(lake)),
-        },
-    )
+    result = materialize_drop([object_catalog, metadata, thumbnails], "zipped", landing, lake)
     assert result.success
 
     def rows(table: str) -> dict[str, dict[str, object]]:

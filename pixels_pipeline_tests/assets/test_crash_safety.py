@@ -11,14 +11,16 @@ from typing import Any
 
 import deltalake
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.maintenance import maintenance_job
-from pixels_pipeline.resources import LakeResource, SparkResource
+from pixels_pipeline.resources import LakeResource
 from pixels_pipeline.samples import copy_drop, find_test_file
 from pixels_pipeline.spark.delta_writer import PAUSE_MARKER
+
+from ..conftest import materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster, pytest.mark.slow]
 DROP = "crashy"
@@ -26,15 +28,7 @@ CHILD = Path(__file__).with_name("crash_child.py")
 
 
 def ingest(instance: DagsterInstance, landing: Path, lake: Path) -> None:
-    result = materialize(
-        [object_catalog, metadata],
-        partition_key=DROP,
-        instance=instance,
-        resources={
-            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
-            "lake": LakeResource(landing=str(landing), lake=str(lake)),
-        },
-    )
+    result = materialize_drop([object_catalog, metadata], DROP, landing, lake, instance=instance)
     assert result.success
 
 

@@ -9,16 +9,14 @@ import deltalake
 import numpy as np
 import pydicom
 import pytest
-from dagster import DagsterInstance, materialize
 from PIL import Image
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.patches import patches
 from pixels_pipeline.assets.thumbnails import thumbnails
-from pixels_pipeline.resources import LakeResource, SparkResource
 
-from ..conftest import TEST_FILES_DROP, all_test_files
+from ..conftest import TEST_FILES_DROP, all_test_files, materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster]
 # gdcm aborts the whole process on these (FACTS.md); they must not take the run down.
@@ -28,16 +26,11 @@ GDCM_CRASHERS = ("rtdose_1frame.dcm", "rtdose_expb_1frame.dcm", "rtdose_rle_1fra
 @pytest.fixture(scope="module")
 def lake(spark: object, landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     lake = tmp_path_factory.mktemp("lake")
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("drops", [TEST_FILES_DROP])
-    result = materialize(
+    result = materialize_drop(
         [object_catalog, metadata, thumbnails, patches],
-        partition_key=TEST_FILES_DROP,
-        instance=instance,
-        resources={
-            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
-            "lake": LakeResource(landing=str(landing), lake=str(lake)),
-        },
+        TEST_FILES_DROP,
+        landing,
+        lake,
         run_config={"ops": {"patches": {"config": {"size": 64, "min_foreground": 0.0}}}},
     )
     assert result.success

@@ -7,13 +7,14 @@ from typing import Any
 
 import deltalake
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.thumbnails import thumbnails
-from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.samples import copy_drop, find_test_file
+
+from ..conftest import materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster]
 DROP = "redrop"
@@ -21,14 +22,8 @@ FIRST = ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "rtplan.dcm", "README.t
 
 
 def run(instance: DagsterInstance, landing: Path, lake: Path) -> Any:
-    result = materialize(
-        [object_catalog, metadata, thumbnails],
-        partition_key=DROP,
-        instance=instance,
-        resources={
-            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
-            "lake": LakeResource(landing=str(landing), lake=str(lake)),
-        },
+    result = materialize_drop(
+        [object_catalog, metadata, thumbnails], DROP, landing, lake, instance=instance
     )
     assert result.success
     return {

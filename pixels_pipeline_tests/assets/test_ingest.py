@@ -6,26 +6,19 @@ from typing import Any
 import deltalake
 import pyarrow as pa
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
-from pixels_pipeline.resources import LakeResource, SparkResource
 
-from ..conftest import TEST_FILES_DROP, all_test_files
+from ..conftest import TEST_FILES_DROP, all_test_files, materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster]
 
 
 def run_ingest(instance: DagsterInstance, landing: Path, lake: Path) -> Any:
-    return materialize(
-        [object_catalog, metadata],
-        partition_key=TEST_FILES_DROP,
-        instance=instance,
-        resources={
-            "spark": SparkResource(master="local[2]", stop_at_teardown=False),
-            "lake": LakeResource(landing=str(landing), lake=str(lake)),
-        },
+    return materialize_drop(
+        [object_catalog, metadata], TEST_FILES_DROP, landing, lake, instance=instance
     )
 
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource, InitResourceContext
+import os
+
+from dagster import Config, ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 from pyspark.sql import SparkSession
 
 from pixels_pipeline.spark.session import SparkSettings, get_spark
+from pixels_pipeline.storage.aws_env import anonymous_from_env, with_env_defaults
 from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
+
+# Optional: read when a run starts its session (not at import), so that pointing the
+# pipeline at a cluster is configuration only. spark.* settings for the cluster go to
+# $SPARK_CONF_DIR/spark-defaults.conf, which Spark reads itself.
+SPARK_MASTER_VARIABLE = "PIXELS_SPARK_MASTER"
 
 
 class SparkResource(ConfigurableResource):  # type: ignore[misc,type-arg]
     """One Spark session per run (the in-process executor shares it across steps)."""
 
-    master: str = Field(default="local[*]", description="local[*], spark://host:7077, ...")
+    master: str | None = Field(
+        default=None,
+        description="local[*], spark://host:7077, k8s://https://host:443; "
+        "unset: $PIXELS_SPARK_MASTER at run time, else local[*]",
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="extra spark.* settings")
     stop_at_teardown: bool = Field(
         default=True, description="stop the session when the run ends (off to share it in tests)"
@@ -23,7 +35,8 @@ class SparkResource(ConfigurableResource):  # type: ignore[misc,type-arg]
     def get_session(self) -> SparkSession:
         """Start the session on first use, so runs that need no Spark start no JVM."""
         if self._session is None:
-            self._session = get_spark(SparkSettings(master=self.master, conf=self.conf))
+            master = self.master or os.environ.get(SPARK_MASTER_VARIABLE) or "local[*]"
+            self._session = get_spark(SparkSettings(master=master, conf=self.conf))
         return self._session
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
@@ -32,14 +45,53 @@ class SparkResource(ConfigurableResource):  # type: ignore[misc,type-arg]
             self._session = None
 
 
+class ObjectStoreConfig(Config):  # type: ignore[misc]
+    """S3 settings of the lake resource; every unset field falls back, at run time, to the
+    standard ``AWS_*`` variable of the run's process (see ``storage.aws_env``).
+
+    Dagster's ``EnvVar`` fails a run when its variable is unset, so optional settings are
+    left unset here rather than bound to ``EnvVar``; a deployment that wants Dagster to
+    require and mask them sets e.g. ``access_key_id=EnvVar("AWS_ACCESS_KEY_ID")``.
+    """
+
+    endpoint_url: str | None = Field(default=None, description="else AWS_ENDPOINT_URL(_S3)")
+    region: str | None = Field(default=None, description="else AWS_REGION/AWS_DEFAULT_REGION")
+    access_key_id: str | None = Field(default=None, repr=False, description="else AWS_*")
+    secret_access_key: str | None = Field(default=None, repr=False, description="else AWS_*")
+    session_token: str | None = Field(default=None, repr=False, description="else AWS_*")
+    anonymous: bool | None = Field(
+        default=None, description="unsigned requests (public buckets); else AWS_SKIP_SIGNATURE"
+    )
+    max_attempts: int = Field(default=5, description="tries per S3 request (pyarrow, delta-rs)")
+    retry_timeout_s: float = Field(default=60.0, description="delta-rs retry budget per request")
+
+
 class LakeResource(ConfigurableResource):  # type: ignore[misc,type-arg]
     """Where drops land and where tables live (local paths or ``s3://`` URIs)."""
 
     landing: str = Field(description="landing zone URI: its direct sub-folders are drops")
     lake: str = Field(description="lake URI: each table lives at <lake>/<table>")
+    object_store: ObjectStoreConfig = Field(
+        default_factory=ObjectStoreConfig, description="S3 endpoint, credentials, retries"
+    )
 
     def storage_options(self) -> StorageOptions:
-        return StorageOptions()
+        """Settings for pyarrow and delta-rs: this config first, then ``AWS_*`` (read now,
+        at run time, on the driver; Spark tasks receive the resolved settings)."""
+        cfg = self.object_store
+        explicit = StorageOptions(
+            endpoint_url=cfg.endpoint_url,
+            region=cfg.region,
+            access_key_id=cfg.access_key_id,
+            secret_access_key=cfg.secret_access_key,
+            session_token=cfg.session_token,
+            anonymous=cfg.anonymous
+            if cfg.anonymous is not None
+            else anonymous_from_env(os.environ),
+            max_attempts=cfg.max_attempts,
+            retry_timeout_s=cfg.retry_timeout_s,
+        )
+        return with_env_defaults(explicit, os.environ)
 
     def landing_uri(self) -> str:
         return normalize_uri(self.landing)

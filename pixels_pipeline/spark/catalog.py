@@ -18,10 +18,16 @@ from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
 from pixels_pipeline.spark.session import target_partitions
 from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.landing import Drop
-from pixels_pipeline.storage.listing import FileEntry, describe_file, list_top_level, walk
+from pixels_pipeline.storage.listing import (
+    FileEntry,
+    describe_file,
+    list_top_level,
+    unlisted_row,
+    walk,
+)
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, scheme_of
 
-_UNITS = "drop_id string, drop_uri string, drop_path string, path string, is_dir boolean"
+_UNITS = "drop_id string, drop_uri string, drop_path string, path string"
 _ENTRIES = pa.schema(
     [
         ("drop_id", pa.string()),
@@ -30,6 +36,7 @@ _ENTRIES = pa.schema(
         ("path", pa.string()),
         ("size", pa.int64()),
         ("mtime", pa.timestamp("us", tz="UTC")),
+        ("error", pa.string()),  # the folder could not be listed
     ]
 )
 FILES_PER_TASK = 64
@@ -37,27 +44,25 @@ FILES_PER_TASK = 64
 
 @dataclass(frozen=True)
 class _Walker:
+    """Lists sub-folders recursively in tasks; a folder that fails is an error entry."""
+
     options: StorageOptions
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for unit in batch.to_pylist():
-                fs, _ = filesystem_for(unit["drop_uri"], self.options)
-                if unit["is_dir"]:
-                    infos = list(walk(fs, unit["path"]))
-                else:
-                    infos = [fs.get_file_info(unit["path"])]
-                rows = [
-                    {
-                        "drop_id": unit["drop_id"],
-                        "drop_uri": unit["drop_uri"],
-                        "drop_path": unit["drop_path"],
-                        "path": i.path,
-                        "size": i.size,
-                        "mtime": i.mtime,
-                    }
-                    for i in infos
-                ]
+                base = {k: unit[k] for k in ("drop_id", "drop_uri", "drop_path")}
+                try:
+                    fs, _ = filesystem_for(unit["drop_uri"], self.options)
+                    rows = [
+                        {**base, "path": i.path, "size": i.size, "mtime": i.mtime, "error": None}
+                        for i in walk(fs, unit["path"])
+                    ]
+                except Exception as exc:
+                    error = f"cannot list folder: {type(exc).__name__}: {exc}"
+                    rows = [
+                        {**base, "path": unit["path"], "size": 0, "mtime": None, "error": error}
+                    ]
                 if rows:
                     yield pa.RecordBatch.from_pylist(rows, schema=_ENTRIES)
 
@@ -73,7 +78,6 @@ class _Describer:
         for batch in batches:
             rows = []
             for e in batch.to_pylist():
-                fs, _ = filesystem_for(e["drop_uri"], self.options)
                 entry = FileEntry(
                     drop_id=e["drop_id"],
                     drop_uri=e["drop_uri"],
@@ -82,13 +86,18 @@ class _Describer:
                     mtime=e["mtime"],
                 )
                 is_local = scheme_of(e["drop_uri"]) == "file"
+                is_anon = self.options.anonymous and not is_local
+                if e["error"]:
+                    rows.append(unlisted_row(entry, e["error"], is_anon, self.ingested_at))
+                    continue
+                fs, _ = filesystem_for(e["drop_uri"], self.options)
                 rows.extend(
                     describe_file(
                         fs,
                         e["path"],
                         entry,
                         is_local=is_local,
-                        is_anon=self.options.anonymous and not is_local,
+                        is_anon=is_anon,
                         ingested_at=self.ingested_at,
                         hash_content=self.hash_content,
                         limits=self.limits,
@@ -110,25 +119,29 @@ def catalog_drops(
     ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte);
     zip archives are expanded into member rows within ``archive_limits``."""
     opts = options or StorageOptions()
-    units: list[tuple[str, str, str, str, bool]] = []
+    files: list[dict[str, object]] = []
+    folders: list[tuple[str, str, str, str]] = []
     for drop in drops:
         fs, root = filesystem_for(drop.uri, opts)
-        files, folders = list_top_level(fs, root)
-        units += [(drop.drop_id, drop.uri, root, i.path, False) for i in files]
-        units += [(drop.drop_id, drop.uri, root, i.path, True) for i in folders]
-    if not units:
-        return spark.createDataFrame([], spark_schema(OBJECT_CATALOG))
-    entries = (
-        spark.createDataFrame(units, _UNITS)
-        .repartition(target_partitions(spark, len(units), per_task=16))
-        .mapInArrow(_Walker(opts), spark_schema(_ENTRIES))
+        top_files, top_folders = list_top_level(fs, root)
+        base = {"drop_id": drop.drop_id, "drop_uri": drop.uri, "drop_path": root, "error": None}
+        files += [{**base, "path": i.path, "size": i.size, "mtime": i.mtime} for i in top_files]
+        folders += [(drop.drop_id, drop.uri, root, i.path) for i in top_folders]
+    entries_schema = spark_schema(_ENTRIES)
+    entries = spark.createDataFrame(
+        pa.Table.from_pylist(files, schema=_ENTRIES).to_pandas(), entries_schema
     )
-    n_files = max(len(units), spark.sparkContext.defaultParallelism * 4)
+    if folders:
+        walked = (
+            spark.createDataFrame(folders, _UNITS)
+            .repartition(target_partitions(spark, len(folders), per_task=16))
+            .mapInArrow(_Walker(opts), entries_schema)
+        )
+        entries = entries.unionByName(walked)
+    n_files = max(len(files) + len(folders), spark.sparkContext.defaultParallelism * 4)
+    describer = _Describer(
+        opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
+    )
     return entries.repartition(
         target_partitions(spark, n_files, per_task=FILES_PER_TASK)
-    ).mapInArrow(
-        _Describer(
-            opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
-        ),
-        spark_schema(OBJECT_CATALOG),
-    )
+    ).mapInArrow(describer, spark_schema(OBJECT_CATALOG))

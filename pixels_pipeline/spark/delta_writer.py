@@ -69,11 +69,13 @@ class _FileWriter:
         fs, root = filesystem_for(self.table_uri, self.options)
         file_schema = data_schema(self.schema)
         open_files: dict[str, tuple[pq.ParquetWriter, str, _Stats]] = {}
+        sinks: dict[str, Any] = {}  # the output streams: ParquetWriter leaves them open
         adds: list[dict[str, Any]] = []
 
         def close(value: str) -> None:
             writer, rel, stats = open_files.pop(value)
             writer.close()
+            sinks.pop(value).close()  # on S3, only this completes the upload
             info = fs.get_file_info(f"{root}/{rel}")
             adds.append(
                 {
@@ -95,7 +97,7 @@ class _FileWriter:
                 if value not in open_files:
                     rel = f"{PARTITION_COLUMN}={value}/part-{uuid.uuid4().hex}.zstd.parquet"
                     fs.create_dir(f"{root}/{PARTITION_COLUMN}={value}", recursive=True)
-                    sink = fs.open_output_stream(f"{root}/{rel}")
+                    sink = sinks[value] = fs.open_output_stream(f"{root}/{rel}")
                     writer = pq.ParquetWriter(sink, file_schema, compression="zstd")
                     open_files[value] = (writer, rel, _Stats(file_schema))
                 writer, _, stats = open_files[value]

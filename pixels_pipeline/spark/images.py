@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -20,10 +21,14 @@ from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import render_thumbnail
 from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS, spark_schema
 from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.storage.archives import ZIP_SCHEME
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
 
 _INPUT = ("row_id", "path", "drop_id", "is_dicom")
-FILES_PER_TASK = 16
+# Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
+# (measured with an empty mapInArrow): at 16 files per task the thumbnails stage spent
+# 21 CPU-ms per file, at 128 12.4 (1,000-file benchmark drop, 2 cores).
+FILES_PER_TASK = 128
 FILES_PER_BATCH = 16  # thumbnails per output Arrow batch
 TILES_PER_BATCH = 64  # patches per output Arrow batch
 
@@ -38,10 +43,20 @@ class PatchSettings:
     min_foreground: float = 0.0  # drop tiles with less foreground than this
 
 
-def _local_or_open(uri: str, options: StorageOptions) -> Any:
-    """A path for local files (lets the isolated decoder re-open it), else an open file."""
+@contextmanager
+def _local_or_open(uri: str, options: StorageOptions) -> Iterator[str | BinaryIO]:
+    """A path for local files (lets the isolated decoder re-open it), else an open file,
+    closed on exit so a task over thousands of remote files holds no sockets open."""
+    if uri.startswith(ZIP_SCHEME):  # an archive member: read into memory
+        with open_uri(uri, options) as fh:
+            yield fh
+        return
     fs, path = filesystem_for(uri, options)
-    return path if isinstance(fs, pafs.LocalFileSystem) else open_uri(uri, options)
+    if isinstance(fs, pafs.LocalFileSystem):
+        yield path
+    else:
+        with open_uri(uri, options) as fh:
+            yield fh
 
 
 def _error(keys: dict[str, Any], exc: BaseException, schema: pa.Schema) -> dict[str, Any]:
@@ -67,9 +82,8 @@ class _Thumbnailer:
             for f in batch.to_pylist():
                 keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
                 try:
-                    t = render_thumbnail(
-                        _local_or_open(f["path"], self.options), max_size=self.max_size
-                    )
+                    with _local_or_open(f["path"], self.options) as source:
+                        t = render_thumbnail(source, max_size=self.max_size)
                     rows.append(
                         {
                             **keys,
@@ -110,34 +124,34 @@ class _Patcher:
             for f in batch.to_pylist():
                 keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
                 try:
-                    source = _local_or_open(f["path"], self.options)
-                    for p in iter_patches(
-                        source,
-                        size=s.size,
-                        stride=s.stride,
-                        frames=s.frames,
-                        min_foreground=s.min_foreground,
-                    ):
-                        rows.append(
-                            {
-                                **keys,
-                                "frame_index": p.frame_index,
-                                "x": p.x,
-                                "y": p.y,
-                                "width": p.width,
-                                "height": p.height,
-                                "encoding": p.encoding,
-                                "data": p.data,
-                                "dtype": p.dtype,
-                                "shape": list(p.shape),
-                                "foreground": p.foreground,
-                                "error_type": None,
-                                "error_message": None,
-                            }
-                        )
-                        if len(rows) >= TILES_PER_BATCH:
-                            yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
-                            rows = []
+                    with _local_or_open(f["path"], self.options) as source:
+                        for p in iter_patches(
+                            source,
+                            size=s.size,
+                            stride=s.stride,
+                            frames=s.frames,
+                            min_foreground=s.min_foreground,
+                        ):
+                            rows.append(
+                                {
+                                    **keys,
+                                    "frame_index": p.frame_index,
+                                    "x": p.x,
+                                    "y": p.y,
+                                    "width": p.width,
+                                    "height": p.height,
+                                    "encoding": p.encoding,
+                                    "data": p.data,
+                                    "dtype": p.dtype,
+                                    "shape": list(p.shape),
+                                    "foreground": p.foreground,
+                                    "error_type": None,
+                                    "error_message": None,
+                                }
+                            )
+                            if len(rows) >= TILES_PER_BATCH:
+                                yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
+                                rows = []
                 except Exception as exc:  # tiles already cut stay; the failure is a row
                     rows.append(_error(keys, exc, PATCHES))
         if rows:

@@ -8,7 +8,7 @@ rows came from, so re-materializing a drop:
 * keeps the table's rows whose ``(row_id, fingerprint)`` is still in the catalog,
 * drops rows of deleted or changed files,
 
-and the caller writes ``keep ∪ processed`` as the drop's partitions in one commit. Kept
+and the caller writes ``keep + processed`` as the drop's partitions in one commit. Kept
 rows are copied, never recomputed; with nothing added, changed or deleted there is no
 commit at all.
 """

@@ -102,6 +102,17 @@ def describe_file(
     return [row]
 
 
+def unlisted_row(
+    entry: FileEntry, message: str, is_anon: bool, ingested_at: datetime
+) -> dict[str, Any]:
+    """A ``read_error`` row for a folder that could not be listed: nothing is lost silently."""
+    uri = join_uri(entry.drop_uri, entry.relative_path)
+    row = _base_row(uri, entry, is_anon=is_anon, ingested_at=ingested_at)
+    row["error_type"] = ErrorType.READ_ERROR.value
+    row["error_message"] = f"{uri}: {message}"
+    return row
+
+
 def _base_row(
     uri: str, entry: FileEntry, *, is_anon: bool, ingested_at: datetime
 ) -> dict[str, Any]:

@@ -8,28 +8,43 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from pixels_pipeline.storage.archives import (
+    ZIP_SCHEME,
+    ArchiveLimits,
+    open_member,
+    split_member_uri,
+)
+
 
 @dataclass(frozen=True)
 class StorageOptions:
-    """Object-store settings; empty fields fall back to the standard ``AWS_*`` lookup."""
+    """Object-store settings; empty fields fall back to the standard ``AWS_*`` lookup.
+
+    Instances travel to Spark tasks inside UDF closures, so the settings resolved on the
+    driver are the ones every executor uses. ``repr`` never shows credentials.
+    """
 
     endpoint_url: str | None = None  # e.g. http://127.0.0.1:5000 for a local S3 server
     region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    anonymous: bool = False  # read public buckets without credentials
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)  # temporary credentials
+    anonymous: bool = False  # read public buckets without credentials (unsigned requests)
+    max_attempts: int = 5  # tries per request (first try included), pyarrow and delta-rs
+    retry_timeout_s: float = 60.0  # delta-rs stops retrying one request after this long
 
     def __repr__(self) -> str:  # never print credentials
         return (
             f"StorageOptions(endpoint_url={self.endpoint_url!r}, region={self.region!r}, "
-            f"anonymous={self.anonymous})"
+            f"anonymous={self.anonymous}, has_credentials={self.access_key_id is not None})"
         )
 
     def delta_options(self) -> dict[str, str]:
@@ -45,10 +60,16 @@ class StorageOptions:
             out["AWS_ACCESS_KEY_ID"] = self.access_key_id
         if self.secret_access_key:
             out["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        if self.session_token:
+            out["AWS_SESSION_TOKEN"] = self.session_token
         if self.anonymous:
             out["AWS_SKIP_SIGNATURE"] = "true"
         # Single-writer-per-partition commits need no external lock for this pipeline.
         out["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
+        # object_store retries transient errors (5xx, timeouts, refused connections) with
+        # exponential backoff; its defaults (10 retries, 3 min) would hang a run for minutes.
+        out["max_retries"] = str(max(self.max_attempts - 1, 0))
+        out["retry_timeout"] = f"{max(int(self.retry_timeout_s), 1)}s"
         return out
 
 
@@ -83,21 +104,31 @@ def filesystem_for(uri: str, options: StorageOptions | None = None) -> tuple[paf
     if scheme in ("s3", "s3a"):
         parsed = urlparse(uri)
         endpoint = opts.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        kwargs: dict[str, object] = {"anonymous": opts.anonymous}
-        if endpoint:
-            url = urlparse(endpoint)
-            kwargs["endpoint_override"] = url.netloc or endpoint
-            kwargs["scheme"] = url.scheme or "https"
-        if opts.region:
-            kwargs["region"] = opts.region
-        if opts.access_key_id and opts.secret_access_key and not opts.anonymous:
-            kwargs["access_key"] = opts.access_key_id
-            kwargs["secret_key"] = opts.secret_access_key
-        kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=5)
-        fs = pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
-        return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
+        return _s3_filesystem(opts, endpoint), f"{parsed.netloc}{parsed.path}".rstrip("/")
     fs, path = pafs.FileSystem.from_uri(uri)
     return fs, path
+
+
+@lru_cache(maxsize=8)
+def _s3_filesystem(opts: StorageOptions, endpoint: str | None) -> pafs.S3FileSystem:
+    """One S3 client per settings and process: tasks that open many files reuse its
+    connection pool instead of paying a client start (and TLS handshake) per file."""
+    kwargs: dict[str, object] = {"anonymous": opts.anonymous}
+    if endpoint:
+        url = urlparse(endpoint)
+        kwargs["endpoint_override"] = url.netloc or endpoint
+        kwargs["scheme"] = url.scheme or "https"
+    if opts.region:
+        kwargs["region"] = opts.region
+    if opts.access_key_id and opts.secret_access_key and not opts.anonymous:
+        kwargs["access_key"] = opts.access_key_id
+        kwargs["secret_key"] = opts.secret_access_key
+        if opts.session_token:
+            kwargs["session_token"] = opts.session_token
+    # AWS "standard" retries: transient errors (throttling, 5xx, broken connections) are
+    # retried with jittered exponential backoff up to max_attempts tries per request.
+    kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=opts.max_attempts)
+    return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
 
 
 def uri_for_path(base_uri: str, base_path: str, path: str) -> str:
@@ -107,11 +138,34 @@ def uri_for_path(base_uri: str, base_path: str, path: str) -> str:
 
 
 def open_uri(uri: str, options: StorageOptions | None = None) -> BinaryIO:
-    """Open a file for buffered, seekable binary reading (local files with the OS)."""
+    """Open a file for buffered, seekable binary reading (local files with the OS).
+
+    ``zip://<member>::<archive uri>`` opens one archive member, read into memory within
+    the default :class:`~pixels_pipeline.storage.archives.ArchiveLimits`."""
+    if uri.startswith(ZIP_SCHEME):
+        archive, name = split_member_uri(uri)
+        with open_uri(archive, options) as fp:
+            member = open_member(fp, name, limits=ArchiveLimits())
+        member.name = uri  # type: ignore[attr-defined]  # pydicom reads fp.name
+        return member
     fs, path = filesystem_for(uri, options)
     if isinstance(fs, pafs.LocalFileSystem):
         return open(path, "rb")  # the caller closes it
-    return io.BufferedReader(fs.open_input_file(path), buffer_size=256 * 1024)  # type: ignore[arg-type]
+    return _NamedReader(fs.open_input_file(path), uri)
+
+
+class _NamedReader(io.BufferedReader):
+    """A buffered reader over a pyarrow stream that has a ``name``, like an OS file:
+    pyarrow's streams have none, and pydicom reads ``fp.name`` (a file without it
+    failed as ``invalid_header`` from S3 while the same file on disk parsed)."""
+
+    def __init__(self, raw: object, uri: str) -> None:
+        super().__init__(raw, buffer_size=256 * 1024)  # type: ignore[arg-type]
+        self._uri = uri
+
+    @property
+    def name(self) -> str:
+        return self._uri
 
 
 def write_bytes(uri: str, data: bytes, options: StorageOptions | None = None) -> None:

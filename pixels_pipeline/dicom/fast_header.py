@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import struct
 from typing import IO, Any, Final
@@ -38,6 +37,7 @@ from pixels_pipeline.dicom.header import (
     Header,
     _date,
     _encapsulated_end,
+    _size_of,
 )
 
 __all__ = ["read_header_fast"]
@@ -103,6 +103,17 @@ _ASCII_SAFE_CHARSETS: Final = frozenset(
         "ISO_IR 192",
     }
 )
+_STRING_VRS: Final = _MULTI_STRING | _TEXT | _SINGLE_TEXT | {"AE", "DS", "IS", "PN", "UI", "UR"}
+_LATIN1_CHARSETS: Final = frozenset({"", "ISO_IR 100"})
+_AMBIGUOUS_VRS: Final = frozenset({"US or SS"})
+_PIXEL_REPRESENTATION: Final = 0x00280103
+# 'US or SS' tags resolved from the Pixel Representation (pydicom's
+# _AMBIGUOUS_US_SS_TAGS) that sort after it, so it is known when they are read.
+_US_SS_AFTER_PIXEL_REP: Final = frozenset(
+    {0x00280104, 0x00280105, 0x00280106, 0x00280107, 0x00280108, 0x00280109}
+    | {0x00280110, 0x00280111, 0x00280120, 0x00280121, 0x00281101, 0x00281102}
+    | {0x00281103, 0x00283002, 0x00409211, 0x00409216, 0x00603004, 0x00603006}
+)
 _DS_RE: Final = re.compile(r" *[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)? *\Z")
 _IS_RE: Final = re.compile(r" *[+-]?[0-9]+ *\Z")
 
@@ -140,20 +151,25 @@ _DEFLATED: Final = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
 _VR_CACHE: dict[int, str] = {}
 
 
-class _Fallback(Exception):
+class _FallbackError(Exception):
     """This file needs the reference path (not an error of the file)."""
 
 
 def read_header_fast(fp: IO[bytes], *, uri: str, file_size: int | None = None) -> Header | None:
     """The :class:`Header` of the file at ``fp`` (positioned at its start), or ``None``
     when the file needs the reference path. ``fp`` is left at its start either way."""
-    start = fp.tell()
+    try:
+        start = fp.tell()
+    except (OSError, ValueError, AttributeError):  # not seekable: the reference decides
+        return None
     if start != 0:  # BulkDataURI offsets count from the file's start
         return None
     try:
-        size = file_size if file_size is not None else os.fstat(fp.fileno()).st_size
+        size = file_size if file_size is not None else _size_of(fp)
+        if size is None:
+            return None
         return _Parser(fp, uri, size).header()
-    except (_Fallback, struct.error, UnicodeDecodeError, ValueError, OSError, AttributeError):
+    except (_FallbackError, struct.error, UnicodeDecodeError, ValueError, OSError, AttributeError):
         return None
     finally:
         fp.seek(start)
@@ -163,17 +179,17 @@ def _implicit_vr(tag: int) -> str:
     vr = _VR_CACHE.get(tag)
     if vr is None:
         if tag >> 16 & 1:
-            raise _Fallback("private tag in implicit VR")
+            raise _FallbackError("private tag in implicit VR")
         if tag & 0xFFFF == 0:
             vr = "UL"
         else:
             try:
                 vr = dictionary_VR(tag)
             except KeyError as exc:
-                raise _Fallback("unknown tag") from exc
+                raise _FallbackError("unknown tag") from exc
         _VR_CACHE[tag] = vr
-    if vr not in _VALID_VRS:
-        raise _Fallback(f"ambiguous VR {vr}")
+    if vr not in _VALID_VRS and vr != "US or SS":
+        raise _FallbackError(f"ambiguous VR {vr}")
     return vr
 
 
@@ -187,11 +203,13 @@ class _Parser:
         self.data = b""
         self.base = 0
         self.implicit = False
+        self.latin1 = True  # no Specific Character Set: pydicom decodes ISO 8859-1
+        self.non_ascii = False
 
     def _window(self, pos: int, n: int) -> bytes:
         """Make ``[pos, pos + n)`` readable as ``self.data[pos - self.base:]``."""
         if pos + n > self.size:
-            raise _Fallback("runs past the end of the file")
+            raise _FallbackError("runs past the end of the file")
         end = self.base + len(self.data)
         if pos < self.base or pos + n > end:
             if self.base <= pos <= end:
@@ -202,38 +220,46 @@ class _Parser:
                 self.data = self.fp.read(max(n, _CHUNK))
             self.base = pos
             if len(self.data) < n:
-                raise _Fallback("short read")
+                raise _FallbackError("short read")
         return self.data
 
     def header(self) -> Header:
         self.data = self.fp.read(_CHUNK)
         if self.data[128:132] != b"DICM":
-            raise _Fallback("no preamble")
+            raise _FallbackError("no preamble")
         meta: dict[str, Any] = {}
         pos, _ = self._dataset(132, None, meta, top="meta")
         ts = _only(meta.get(f"{_TRANSFER_SYNTAX:08X}"))
         if not isinstance(ts, str) or ts in _DEFLATED or ts == _EXPLICIT_BE:
-            raise _Fallback("transfer syntax")
+            raise _FallbackError("transfer syntax")
         self.implicit = ts == _IMPLICIT_LE
-        if pos + 8 > self.size:
-            raise _Fallback("no dataset")
+        self._check_encoding(pos)
+        body_start = len(meta)
+        pos, header_end = self._dataset(pos, None, meta, top="body")
+        if len(meta) == body_start:
+            raise _FallbackError("empty dataset")
+        truncated = header_end > self.size
+        trailing: dict[str, Any] = {}
+        if pos < self.size:
+            end = self._pixel_data(pos, meta)
+            if end < self.size:
+                self._check_encoding(end)
+                self._dataset(end, None, trailing, top="trailing")
+                if min(trailing) <= max(meta):
+                    raise _FallbackError("trailing element before Pixel Data")
+        elif 0 < self.size - header_end < 8:
+            truncated = True
+        if truncated:
+            raise _FallbackError("truncated")
+        return _typed(meta, {**meta, **trailing} if trailing else meta)
+
+    def _check_encoding(self, pos: int) -> None:
+        """pydicom switches encoding if a dataset's first VR contradicts the syntax."""
         data = self._window(pos, 8)
         off = pos - self.base
         vr0, vr1 = data[off + 4], data[off + 5]
         if (0x40 < vr0 < 0x5B and 0x40 < vr1 < 0x5B) == self.implicit:
-            raise _Fallback("encoding differs from the transfer syntax")
-        body_start = len(meta)
-        pos, header_end = self._dataset(pos, None, meta, top="body")
-        if len(meta) == body_start:
-            raise _Fallback("empty dataset")
-        truncated = header_end > self.size
-        if pos < self.size:
-            self._pixel_data(pos, meta)
-        elif 0 < self.size - header_end < 8:
-            truncated = True
-        if truncated:
-            raise _Fallback("truncated")
-        return _typed(meta)
+            raise _FallbackError("encoding differs from the transfer syntax")
 
     def _dataset(
         self, pos: int, end: int | None, out: dict[str, Any], *, top: str | None
@@ -246,68 +272,98 @@ class _Parser:
         last_tag = -1
         declared_end = 0
         size = self.size
+        data, base = self.data, self.base
         while end is None or pos < end:
             if end is None and pos == size and top is not None:
                 break
-            data = self._window(pos, min(12, size - pos))
-            off = pos - self.base
+            if pos < base or pos + 12 > base + len(data):  # the window is refreshed rarely
+                data = self._window(pos, min(12, size - pos))
+                base = self.base
+            off = pos - base
+            hdr = 8
+            vr = ""
             if implicit:
                 group, elem, length = _IMPLICIT_HEAD.unpack_from(data, off)
                 tag = group << 16 | elem
-                hdr = 8
-                vr = ""
             else:
                 group, elem, vr_bytes, length = _EXPLICIT_HEAD.unpack_from(data, off)
                 tag = group << 16 | elem
-                hdr = 8
-                vr = ""
+                if top == "meta" and group != 2:
+                    break
                 if tag not in (_ITEM_END, _SEQ_END, _ITEM):
                     if vr_bytes in _LONG_VRS:
                         (length,) = _U32.unpack_from(data, off + 8)
                         hdr = 12
                     vr = vr_bytes.decode("ascii")
                     if vr not in _VALID_VRS:
-                        raise _Fallback(f"VR {vr!r}")
-            if top == "meta" and group != 2:
-                break
+                        raise _FallbackError(f"VR {vr!r}")
             if tag == _ITEM_END:
                 if top is not None or end is not None:
-                    raise _Fallback("stray item delimiter")
+                    raise _FallbackError("stray item delimiter")
                 return pos + 8, declared_end
             if top == "body" and tag in _PIXEL_TAGS:
+                if tag <= last_tag:  # the JSON keys would not come out sorted
+                    raise _FallbackError("unordered tag before Pixel Data")
                 break
             if tag <= last_tag or (group <= 2 and top != "meta") or group == 0xFFFE:
-                raise _Fallback("unordered or unexpected tag")
-            if tag == _CHARSET_TAG:
-                if top != "body":
-                    raise _Fallback("character set inside a sequence item")
+                raise _FallbackError("unordered or unexpected tag")
+            if tag == _CHARSET_TAG and top != "body":
+                raise _FallbackError("character set inside a sequence item")
             last_tag = tag
             if implicit:
                 vr = _implicit_vr(tag)
             value_pos = pos + hdr
+            key = f"{tag:08X}"
             if vr == "SQ":
                 items, pos = self._sequence(value_pos, length)
-                out[f"{tag:08X}"] = {"vr": "SQ", "Value": items}
+                out[key] = {"vr": "SQ", "Value": items}
                 if length != _UNDEFINED:
                     declared_end = max(declared_end, value_pos + length)
+                data, base = self.data, self.base
                 continue
             if length == _UNDEFINED:
-                raise _Fallback("undefined length value")
+                raise _FallbackError("undefined length value")
             pos = value_pos + length
-            declared_end = max(declared_end, pos)
-            if vr in _BINARY and length > _INLINE_MAX:
+            if pos > declared_end:
+                declared_end = pos
+            if length > _INLINE_MAX and vr in _BINARY:
                 if pos > size:
-                    raise _Fallback("value runs past the end")
-                out[f"{tag:08X}"] = {"vr": vr, "BulkDataURI": f"{self.uri}?tag={tag:08X}"}
+                    raise _FallbackError("value runs past the end")
+                out[key] = {"vr": vr, "BulkDataURI": f"{self.uri}?tag={key}"}
                 continue
-            data = self._window(value_pos, length)
-            voff = value_pos - self.base
-            out[f"{tag:08X}"] = _element(vr, data[voff : voff + length])
+            if value_pos < base or pos > base + len(data):
+                data = self._window(value_pos, length)
+                base = self.base
+            raw = data[value_pos - base : pos - base]
+            if vr in _AMBIGUOUS_VRS:
+                vr = self._us_or_ss(tag, vr, top, out)
+            if self.latin1 and vr in _STRING_VRS and not raw.isascii():
+                self.non_ascii = True
+            element = out[key] = _element(vr, raw, self.latin1)
             if tag == _CHARSET_TAG:
-                _check_charset(out[f"{tag:08X}"])
+                self._set_charset(element)
         if end is not None and pos != end:
-            raise _Fallback("item length mismatch")
+            raise _FallbackError("item length mismatch")
         return pos, declared_end
+
+    def _set_charset(self, element: dict[str, Any]) -> None:
+        values = element.get("Value", [""])
+        if len(values) != 1 or values[0] not in _ASCII_SAFE_CHARSETS:
+            raise _FallbackError("character set")
+        if values[0] not in _LATIN1_CHARSETS:
+            if self.non_ascii:
+                raise _FallbackError("non-ASCII text before the character set")
+            self.latin1 = False
+
+    def _us_or_ss(self, tag: int, vr: str, top: str | None, out: dict[str, Any]) -> str:
+        """pydicom's choice for a 'US or SS' element read in implicit VR: US if the
+        dataset's Pixel Representation is 0, else SS (``correct_ambiguous_vr_element``)."""
+        if vr != "US or SS" or top != "body" or tag not in _US_SS_AFTER_PIXEL_REP:
+            raise _FallbackError(f"ambiguous VR {vr}")
+        pixel_rep = _only(out.get(f"{_PIXEL_REPRESENTATION:08X}"))
+        if not isinstance(pixel_rep, int):
+            raise _FallbackError("ambiguous VR without Pixel Representation")
+        return "US" if pixel_rep == 0 else "SS"
 
     def _sequence(self, pos: int, length: int) -> tuple[list[dict[str, Any]], int]:
         """Items of a sequence value starting at ``pos``; returns them and the end."""
@@ -320,10 +376,10 @@ class _Parser:
             tag = group << 16 | elem
             if tag == _SEQ_END:
                 if end is not None:
-                    raise _Fallback("delimiter in a defined-length sequence")
+                    raise _FallbackError("delimiter in a defined-length sequence")
                 return items, pos + 8
             if tag != _ITEM:
-                raise _Fallback("not an item")
+                raise _FallbackError("not an item")
             pos += 8
             if not self.implicit and item_length != 0:
                 # pydicom reads an item implicitly if its first VR is not two capitals.
@@ -333,7 +389,7 @@ class _Parser:
                 if (first[0] << 16 | first[1]) != _ITEM_END and not (
                     0x40 < a < 0x5B and 0x40 < b < 0x5B
                 ):
-                    raise _Fallback("implicit VR item in an explicit VR file")
+                    raise _FallbackError("implicit VR item in an explicit VR file")
             item: dict[str, Any] = {}
             if item_length == _UNDEFINED:
                 pos, _ = self._dataset(pos, None, item, top=None)
@@ -341,11 +397,12 @@ class _Parser:
                 pos, _ = self._dataset(pos, pos + item_length, item, top=None)
             items.append(item)
         if pos != end:
-            raise _Fallback("sequence length mismatch")
+            raise _FallbackError("sequence length mismatch")
         return items, pos
 
-    def _pixel_data(self, pos: int, meta: dict[str, Any]) -> None:
-        """The Pixel Data element as a BulkDataURI (``header._pixel_data_reference``)."""
+    def _pixel_data(self, pos: int, meta: dict[str, Any]) -> int:
+        """Add the Pixel Data element as a BulkDataURI (``header._pixel_data_reference``);
+        return where its value ends."""
         data = self._window(pos, 8)
         off = pos - self.base
         group, elem = struct.unpack_from("<HH", data, off)
@@ -362,7 +419,7 @@ class _Parser:
         else:
             vr_bytes = bytes(data[off + 4 : off + 6])
             if vr_bytes not in _LONG_VRS:
-                raise _Fallback("implicit or short-length Pixel Data in explicit VR")
+                raise _FallbackError("implicit or short-length Pixel Data in explicit VR")
             vr = vr_bytes.decode("ascii")
             data = self._window(pos, 12)
             (length,) = _U32.unpack_from(data, pos - self.base + 8)
@@ -370,18 +427,22 @@ class _Parser:
         if length == _UNDEFINED:
             found = _encapsulated_end(self.fp, offset, order="<")
             if found is None:
-                raise _Fallback("truncated fragments")
+                raise _FallbackError("truncated fragments")
             length = found - offset
-        if offset + length != self.size:
-            raise _Fallback("Pixel Data does not end the file")
+        if offset + length > self.size:
+            raise _FallbackError("truncated Pixel Data")
         meta[f"{tag:08X}"] = {
             "vr": vr,
             "BulkDataURI": f"{self.uri}?offset={offset}&length={length}",
         }
+        return int(offset + length)
 
 
-def _element(vr: str, raw: bytes) -> dict[str, Any]:
-    """The JSON of one non-sequence value, as ``DataElement.to_json_dict`` writes it."""
+def _element(vr: str, raw: bytes, latin1: bool) -> dict[str, Any]:
+    """The JSON of one non-sequence value, as ``DataElement.to_json_dict`` writes it.
+
+    ``latin1``: text may hold bytes above 0x7F, decoded as ISO 8859-1 (pydicom's default
+    and ISO_IR 100 both decode so); otherwise text must be ASCII."""
     if not raw:
         return {"vr": vr}
     if vr in _BINARY:
@@ -390,24 +451,24 @@ def _element(vr: str, raw: bytes) -> dict[str, Any]:
     if number is not None:
         code, width = number
         if len(raw) % width:
-            raise _Fallback("number length")
+            raise _FallbackError("number length")
         return {"vr": vr, "Value": list(struct.unpack(f"<{len(raw) // width}{code}", raw))}
     if vr == "AT":
         if len(raw) % 4:
-            raise _Fallback("AT length")
+            raise _FallbackError("AT length")
         pairs = struct.unpack(f"<{len(raw) // 2}H", raw)
         return {
             "vr": vr,
             "Value": [f"{pairs[i] << 16 | pairs[i + 1]:08X}" for i in range(0, len(pairs), 2)],
         }
-    if not raw.isascii() or b"\x1b" in raw:
-        raise _Fallback("non-ASCII text")
-    text = raw.decode("ascii")
+    if b"\x1b" in raw or not (latin1 or raw.isascii()):
+        raise _FallbackError("escape sequence or non-ASCII text")
+    text = raw.decode("latin-1")
     values: list[Any]
     if vr in _MULTI_STRING:
         values = text.rstrip(" \x00").split("\\")
-    elif vr == "UI":
-        values = text.rstrip("\x00 ").split("\\")
+    elif vr == "UI":  # pydicom's UID() also strips each value
+        values = [v.strip() for v in text.rstrip("\x00 ").split("\\")]
     elif vr in _TEXT:
         values = [v.rstrip("\x00 ") for v in text.split("\\")]
     elif vr in _SINGLE_TEXT:
@@ -419,34 +480,28 @@ def _element(vr: str, raw: bytes) -> dict[str, Any]:
     elif vr == "DS":
         values = text.strip().rstrip(" \x00").split("\\")
         if len(values) == 1 and not values[0]:
-            raise _Fallback("blank DS")
+            raise _FallbackError("blank DS")
         if not all(_DS_RE.match(v) for v in values):
-            raise _Fallback("DS format")
+            raise _FallbackError("DS format")
         return {"vr": vr, "Value": [float(v) for v in values]}
     elif vr == "IS":
         values = text.rstrip(" \x00").split("\\")
         if not all(_IS_RE.match(v) for v in values):
-            raise _Fallback("IS format")
+            raise _FallbackError("IS format")
         return {"vr": vr, "Value": [int(v) for v in values]}
     elif vr == "PN":
-        names = raw.rstrip(b"\x00 ").decode("ascii")
+        names = raw.rstrip(b"\x00 ").decode("latin-1")
         if not names:
             return {"vr": vr}
         parts = names.split("\\")
         if not all(parts) or "=" in names:
-            raise _Fallback("PN components")
+            raise _FallbackError("PN components")
         return {"vr": vr, "Value": [{"Alphabetic": p} for p in parts]}
     else:
-        raise _Fallback(f"VR {vr}")
+        raise _FallbackError(f"VR {vr}")
     if len(values) == 1 and not values[0]:
         return {"vr": vr}
     return {"vr": vr, "Value": values}
-
-
-def _check_charset(element: dict[str, Any]) -> None:
-    values = element.get("Value", [""])
-    if len(values) != 1 or values[0] not in _ASCII_SAFE_CHARSETS:
-        raise _Fallback("character set")
 
 
 def _only(element: dict[str, Any] | None) -> Any:
@@ -470,7 +525,7 @@ def _column(meta: dict[str, Any], tag: int, vr: str) -> Any:
     if element is None:
         return None
     if element["vr"] != vr:
-        raise _Fallback("typed column with an unexpected VR")
+        raise _FallbackError("typed column with an unexpected VR")
     return _single(element)
 
 
@@ -481,8 +536,9 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _typed(meta: dict[str, Any]) -> Header:
-    """The :class:`Header` for a parsed file: the same columns ``header._header`` reads."""
+def _typed(meta: dict[str, Any], full: dict[str, Any]) -> Header:
+    """The :class:`Header`: JSON of ``full`` (``meta`` plus elements after Pixel Data),
+    columns from ``meta`` (what ``header._header`` reads from the parsed dataset)."""
     texts = {name: _text(_column(meta, tag, vr)) for name, (tag, vr) in _TEXT_COLUMNS.items()}
     ints: dict[str, int | None] = {}
     for name, (tag, vr) in _INT_COLUMNS.items():
@@ -491,7 +547,7 @@ def _typed(meta: dict[str, Any]) -> Header:
     media_class = _text(_column(meta, _MEDIA_SOP_CLASS, "UI"))
     media_instance = _text(_column(meta, _MEDIA_SOP_INSTANCE, "UI"))
     return Header(
-        meta=json.dumps(meta, separators=(",", ":")),
+        meta=json.dumps(full, separators=(",", ":")),
         sop_instance_uid=texts["sop_instance_uid"] or media_instance,
         sop_class_uid=texts["sop_class_uid"] or media_class,
         study_instance_uid=texts["study_instance_uid"],

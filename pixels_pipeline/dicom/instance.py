@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import IO, Any
 
 from pixels_pipeline.dicom.errors import ErrorType, classify
@@ -51,7 +51,8 @@ def metadata_row(
         header = read_header(fp, uri=uri, file_size=size)
     except Exception as exc:
         return error_row(exc, uri=uri)
-    values = asdict(header)
+    # A shallow copy: asdict() deep-copies every (immutable) value, ~10 % of a fast header.
+    values = {f.name: getattr(header, f.name) for f in fields(header)}
     truncated = values.pop("truncated")
     row.update(values)
     if truncated:

@@ -79,6 +79,7 @@ ImageSource = str | os.PathLike[str] | bytes | BinaryIO
 PERCENTILES: Final = (0.5, 99.5)
 _PERCENTILE_SAMPLES: Final = 512 * 512
 _YBR_TO_RGB: Final = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_ICT"})
+_PRESENTATION_LUT_SHAPE: Final = 0x20500020
 _FUNCTIONAL_GROUPS: Final = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
 
 
@@ -175,9 +176,11 @@ def frame_view(ds: Dataset, frame_index: int = 0) -> Dataset:
     view.file_meta = getattr(ds, "file_meta", FileMetaDataset())
     implicit_vr, little_endian = ds.original_encoding
     view.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
-    for elem in ds:
-        if elem.tag.group == 0x0028 or elem.keyword == "PresentationLUTShape":
-            view[elem.tag] = elem
+    # Select by tag before touching values: iterating ``ds`` converts every raw element
+    # of the header: 7 % of a thumbnail's CPU time on the benchmark drop.
+    for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset converts its elements
+        if tag >> 16 == 0x0028 or tag == _PRESENTATION_LUT_SHAPE:
+            view[tag] = ds[tag]
     groups = [ds.get("SharedFunctionalGroupsSequence")]
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame and frame_index < len(per_frame):

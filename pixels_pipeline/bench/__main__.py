@@ -1,0 +1,179 @@
+"""``python -m pixels_pipeline.bench --files N --out result.json``
+
+Builds a drop of N DICOM files, then measures the same work three ways against a plain
+pool baseline: the metadata stage and the thumbnails stage through Spark (session
+already running), and the whole drop end to end through Dagster (Spark start included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from pixels_pipeline.bench import pipeline
+from pixels_pipeline.bench.baseline import BaselinePool, BaselineRun, Kind
+from pixels_pipeline.bench.corpus import build_corpus
+from pixels_pipeline.bench.measure import Measurement, measure
+from pixels_pipeline.bench.report import Side, load_average, machine, print_table, stage_result
+
+DROP_ID = "bench"
+
+
+def _baseline(
+    pool: BaselinePool, kind: Kind, paths: Sequence[str]
+) -> tuple[Measurement, BaselineRun]:
+    with measure(pipeline.jvm_pids()) as m:
+        run = pool.run(kind, paths)
+    return m, run
+
+
+def _baseline_side(m: Measurement, run: BaselineRun) -> Side:
+    # The pool's workers outlive the stage; the tasks' own CPU time is exact.
+    return Side(m, run.files, run.errors, cpu_seconds=run.worker_cpu_seconds)
+
+
+def _median_run(
+    pool: BaselinePool,
+    spark: SparkSession,
+    lake: Path,
+    paths: Sequence[str],
+    repeats: int,
+) -> tuple[tuple[Measurement, BaselineRun], pipeline.StageRun]:
+    """The metadata stage takes seconds, so it is repeated (baseline and pipeline in
+    turn) and the median run of each side kept: one run is at the mercy of other load."""
+    base, piped = [], []
+    for _ in range(repeats):
+        base.append(_baseline(pool, "metadata", paths))
+        piped.append(pipeline.run_stage(spark, lake, DROP_ID, "metadata", exclude=pool.pids))
+    base.sort(key=lambda b: b[0].seconds)
+    piped.sort(key=lambda p: p.measurement.seconds)
+    median_base, median_piped = base[len(base) // 2], piped[len(piped) // 2]
+    median_base[0].extra["runs_seconds"] = [round(b[0].seconds, 3) for b in base]
+    median_piped.measurement.extra["runs_seconds"] = [
+        round(p.measurement.seconds, 3) for p in piped
+    ]
+    return median_base, median_piped
+
+
+def run(
+    n_files: int,
+    workdir: Path,
+    *,
+    metadata_repeats: int = 3,
+    end_to_end_assets: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Build the corpus under ``workdir`` and run every stage; returns the result JSON."""
+    landing, lakes = workdir / "landing", workdir / "lakes"
+    load_before = load_average()
+    t0 = time.perf_counter()
+    corpus = build_corpus(landing / DROP_ID, n_files)
+    print(
+        f"corpus: {len(corpus.files)} files, {corpus.total_bytes / 1e6:.0f} MB "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    paths = [str(p) for p in corpus.files]
+    kinds: list[Kind] = ["metadata", "thumbnails", "end_to_end"]
+    if not pipeline.has_thumbnails():
+        kinds.remove("thumbnails")
+
+    # Each stage's baseline runs right before its pipeline run, so a change in the
+    # machine's load between stages skews the ratio less. The pool's workers are spawned
+    # processes and sit idle while Spark runs (and the idle JVM while they run).
+    pool = BaselinePool()
+    base: dict[str, tuple[Measurement, BaselineRun]] = {}
+    stages: dict[str, pipeline.StageRun] = {}
+    try:
+        spark = pipeline.start_spark()
+        catalog = pipeline.write_catalog(
+            spark, corpus.drop_dir, lakes / "stages", DROP_ID, exclude=pool.pids
+        )
+        for kind in kinds:
+            if kind == "metadata":
+                base[kind], stages[kind] = _median_run(
+                    pool, spark, lakes / "stages", paths, metadata_repeats
+                )
+                print(f"{kind} done")
+                continue
+            base[kind] = _baseline(pool, kind, paths)
+            if kind == "end_to_end":
+                pipeline.stop_spark()
+                stages[kind] = pipeline.run_end_to_end(
+                    landing,
+                    lakes / "end_to_end",
+                    DROP_ID,
+                    exclude=pool.pids,
+                    assets=end_to_end_assets,
+                )
+            else:
+                stages[kind] = pipeline.run_stage(
+                    spark, lakes / "stages", DROP_ID, kind, exclude=pool.pids
+                )
+            print(f"{kind} done")
+    finally:
+        pool.close()
+
+    result_stages = {}
+    for kind in kinds:
+        p = stages[kind]
+        result_stages[kind] = stage_result(
+            Side(p.measurement, p.rows, p.errors),
+            _baseline_side(*base[kind]),
+            corpus.total_bytes,
+        )
+    return {
+        "stages": result_stages,
+        "files": len(corpus.files),
+        "corpus_mb": round(corpus.total_bytes / 1e6, 1),
+        "corpus_sources": corpus.sources,
+        "catalog": {
+            "seconds": round(catalog.measurement.seconds, 3),
+            "rows": catalog.rows,
+            "errors": catalog.errors,
+        },
+        "machine": machine(load_before),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=5000, help="files in the corpus")
+    parser.add_argument("--out", type=Path, default=Path("result.json"), help="result JSON")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (kept)")
+    parser.add_argument(
+        "--metadata-repeats", type=int, default=3, help="metadata runs per side (median kept)"
+    )
+    parser.add_argument(
+        "--end-to-end-assets",
+        default=None,
+        help="comma-separated assets for the Dagster run (default: all in defs)",
+    )
+    args = parser.parse_args(argv)
+    assets = args.end_to_end_assets.split(",") if args.end_to_end_assets else None
+    warnings.filterwarnings("ignore", module="pydicom")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pixels-bench-"))
+    try:
+        result = run(
+            args.files,
+            workdir,
+            metadata_repeats=args.metadata_repeats,
+            end_to_end_assets=assets,
+        )
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print_table(result)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

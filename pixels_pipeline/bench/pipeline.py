@@ -1,0 +1,149 @@
+"""The pipeline's side of the benchmark: its stage functions through Spark, and the whole
+drop through Dagster.
+
+Stages run exactly as the assets run them: read ``object_catalog`` from Delta, build the
+stage's DataFrame with ``api``, and write it with ``api.write_table``. Writing the Delta
+table is what forces every UDF row to be computed (a ``count()`` could let Spark prune
+the unused output columns, and with them the work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pixels_pipeline import api
+from pixels_pipeline.bench.measure import Measurement, measure
+
+SPARK_CONF = {"spark.ui.enabled": "false"}
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One pipeline stage: its cost, rows written and error rows."""
+
+    measurement: Measurement
+    rows: int
+    errors: int
+
+
+def start_spark() -> SparkSession:
+    """The session the stages share (started outside the timed stages)."""
+    return api.get_spark(api.SparkSettings(conf=SPARK_CONF))
+
+
+def jvm_pids() -> frozenset[int]:
+    """The local JVM of the active session (with its Python workers below it), if any."""
+    active = SparkSession.getActiveSession()
+    proc = None if active is None else getattr(active.sparkContext._gateway, "proc", None)
+    return frozenset() if proc is None else frozenset({proc.pid})
+
+
+def stop_spark() -> None:
+    """Stop the active session so the end-to-end run starts (and pays for) its own."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+def write_catalog(
+    spark: SparkSession, drop_dir: Path, lake: Path, drop_id: str, *, exclude: frozenset[int]
+) -> StageRun:
+    """``object_catalog`` for the drop (the input of every other stage)."""
+    with measure(exclude) as m:
+        commit = api.write_table(
+            api.catalog(spark, str(drop_dir), drop_id=drop_id), str(lake), "object_catalog"
+        )
+    return StageRun(m, commit.rows, _errors(spark, lake, "object_catalog", drop_id))
+
+
+def run_stage(
+    spark: SparkSession, lake: Path, drop_id: str, table: str, *, exclude: frozenset[int]
+) -> StageRun:
+    """One silver stage (``metadata`` or ``thumbnails``) from the Delta catalog to Delta;
+    ``exclude``: processes not to measure (the idle baseline pool)."""
+    build = _BUILDERS[table]
+    lake_uri = str(lake)
+    n = sum(api.count_rows(lake_uri, "object_catalog", [drop_id]).values())
+    with measure(exclude) as m:
+        catalog = api.read_table(spark, lake_uri, "object_catalog", drop_ids=[drop_id])
+        commit = api.write_table(build(catalog, n), lake_uri, table, drop_ids=[drop_id])
+    return StageRun(m, commit.rows, _errors(spark, lake, table, drop_id))
+
+
+def has_thumbnails() -> bool:
+    """Whether this version of the API renders thumbnails."""
+    return hasattr(api, "render_thumbnails")
+
+
+def _metadata(catalog: DataFrame, n: int) -> DataFrame:
+    return api.extract_metadata(catalog, num_files=n)
+
+
+def _thumbnails(catalog: DataFrame, n: int) -> DataFrame:
+    render: Callable[..., DataFrame] = api.render_thumbnails
+    return render(catalog, max_size=256, num_files=n)
+
+
+_BUILDERS: dict[str, Callable[[DataFrame, int], DataFrame]] = {
+    "metadata": _metadata,
+    "thumbnails": _thumbnails,
+}
+
+
+def _errors(spark: SparkSession, lake: Path, table: str, drop_id: str) -> int:
+    df = api.read_table(spark, str(lake), table, drop_ids=[drop_id])
+    return int(df.where("error_type IS NOT NULL").count())
+
+
+def run_end_to_end(
+    landing: Path,
+    lake: Path,
+    drop_id: str,
+    *,
+    exclude: frozenset[int],
+    assets: Sequence[str] | None = None,
+) -> StageRun:
+    """Materialize the assets of ``defs`` (all, or those named in ``assets``) for the
+    drop's partition in one Dagster run, Spark start included (the caller stops any
+    running session first).
+
+    The session is stopped after the measurement: a JVM that exits inside it could be
+    reaped too late for its CPU time to be counted.
+    """
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from pixels_pipeline.definitions import defs
+    from pixels_pipeline.resources import LakeResource, SparkResource
+
+    selection = AssetSelection.all() if assets is None else AssetSelection.assets(*assets)
+    with DagsterInstance.ephemeral() as instance, measure(exclude) as m:
+        instance.add_dynamic_partitions("drops", [drop_id])
+        result = materialize(
+            list(defs.assets or []),  # type: ignore[arg-type]
+            selection=selection,
+            partition_key=drop_id,
+            instance=instance,
+            resources={
+                "spark": SparkResource(conf=SPARK_CONF, stop_at_teardown=False),
+                "lake": LakeResource(landing=str(landing), lake=str(lake)),
+            },
+        )
+    stop_spark()
+    if not result.success:
+        raise RuntimeError("the end-to-end Dagster run failed")
+    durations: dict[str, object] = {}
+    rows = 0
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        name = mat.asset_key.to_user_string()
+        meta = mat.metadata
+        durations[name] = getattr(meta.get("duration_s"), "value", None)
+        if name == "object_catalog":
+            rows = int(getattr(meta.get("files"), "value", 0) or 0)
+    m.extra["assets"] = sorted(durations)
+    m.extra["asset_seconds"] = durations
+    return StageRun(m, rows, 0)

@@ -1,0 +1,70 @@
+"""The benchmark runs end to end on a tiny drop and writes consistent JSON.
+
+Runs the real CLI in a subprocess: the end-to-end stage stops and starts Spark, which
+must not touch the session other tests share. No timing assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pixels_pipeline.bench.corpus import available_sources
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+FILES = 24  # every source file of the mix at least once
+# Patches (not part of the baseline's work) are left out to keep the test short.
+ASSETS = "object_catalog,metadata,thumbnails"
+SIDE_KEYS = ("files_per_s", "mb_per_s", "cpu_ms_per_file", "peak_rss_mb", "files", "errors")
+
+
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixels_pipeline.bench",
+            "--files",
+            str(FILES),
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--metadata-repeats",
+            "1",
+            "--end-to-end-assets",
+            ASSETS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["files"] == FILES
+    assert sum(result["corpus_sources"].values()) == FILES
+    assert set(result["corpus_sources"]) <= {p.name for p, _ in available_sources()}
+    assert result["catalog"]["rows"] == FILES  # the _SUCCESS marker is not cataloged
+    assert {"cpus", "load_average"} <= set(result["machine"])
+    stages = result["stages"]
+    assert {"metadata", "thumbnails", "end_to_end"} <= set(stages)
+    for name, stage in stages.items():
+        for side in ("pipeline", "baseline"):
+            for key in SIDE_KEYS:
+                assert f"{side}_{key}" in stage, (name, side, key)
+        assert stage["ratio"] > 0
+        assert stage["baseline_files"] == FILES and stage["baseline_errors"] == 0
+    # One metadata row and one thumbnail per file, none of them an error.
+    for name in ("metadata", "thumbnails", "end_to_end"):
+        assert stages[name]["pipeline_files"] == FILES, name
+    assert stages["metadata"]["pipeline_errors"] == 0
+    assert stages["thumbnails"]["pipeline_errors"] == 0
+    details = stages["end_to_end"]["pipeline_details"]
+    assert details["assets"] == sorted(ASSETS.split(","))

@@ -23,6 +23,7 @@ from pixels_pipeline.bench import pipeline
 from pixels_pipeline.bench.baseline import BaselinePool, BaselineRun, Kind
 from pixels_pipeline.bench.corpus import build_corpus
 from pixels_pipeline.bench.measure import Measurement, measure
+from pixels_pipeline.bench.memory import memory_report
 from pixels_pipeline.bench.report import Side, load_average, machine, print_table, stage_result
 
 DROP_ID = "bench"
@@ -139,6 +140,7 @@ def run(
             "rows": catalog.rows,
             "errors": catalog.errors,
         },
+        "memory": memory_report(),
         "machine": machine(load_before),
     }
 
@@ -172,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
+    print(f"\npeak memory on the largest multi-frame test file: {json.dumps(result['memory'])}")
     print(f"\nwrote {args.out}")
 
 

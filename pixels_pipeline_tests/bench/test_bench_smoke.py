@@ -68,3 +68,10 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert stages["thumbnails"]["pipeline_errors"] == 0
     details = stages["end_to_end"]["pipeline_details"]
     assert details["assets"] == sorted(ASSETS.split(","))
+    # Frame-by-frame decoding keeps memory bounded: a thumbnail or every patch of the
+    # largest multi-frame file needs far less than decoding its whole volume.
+    memory = result["memory"]
+    assert memory["frames"] > 1
+    whole = memory["baseline_whole_volume"]["peak_rss_mb"]
+    assert memory["thumbnail"]["peak_rss_mb"] < whole
+    assert memory["patches_all_frames"]["peak_rss_mb"] < whole

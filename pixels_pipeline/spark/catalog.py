@@ -15,7 +15,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
-from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.landing import Drop
 from pixels_pipeline.storage.listing import (
@@ -138,7 +138,7 @@ def catalog_drops(
             .mapInArrow(_Walker(opts), entries_schema)
         )
         entries = entries.unionByName(walked)
-    n_files = max(len(files) + len(folders), spark.sparkContext.defaultParallelism * 4)
+    n_files = max(len(files) + len(folders), default_parallelism(spark) * 4)
     describer = _Describer(
         opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
     )

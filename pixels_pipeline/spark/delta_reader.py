@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, spark_schema
+from pixels_pipeline.spark.session import default_parallelism
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri, scheme_of
 
 
@@ -77,7 +78,7 @@ def read_table_uri(
         return reader.parquet(*[f"{root}/{p}" for p, _, _ in files]).select(*schema.names)
     listing = spark.createDataFrame(
         [(p, d) for p, d, _ in files], "path string, drop_id string"
-    ).repartition(min(len(files), spark.sparkContext.defaultParallelism * 4))
+    ).repartition(min(len(files), default_parallelism(spark) * 4))
     return listing.mapInArrow(
         _RemoteReader(table_uri, schema, options or StorageOptions()), sschema
     )

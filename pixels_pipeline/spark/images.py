@@ -20,7 +20,7 @@ from pixels_pipeline.dicom.errors import classify
 from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import render_thumbnail
 from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS, spark_schema
-from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.archives import ZIP_SCHEME
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
 
@@ -160,11 +160,7 @@ class _Patcher:
 
 def _dicom_files(catalog: DataFrame, num_files: int | None) -> DataFrame:
     spark = catalog.sparkSession
-    n = (
-        num_files
-        if num_files is not None
-        else spark.sparkContext.defaultParallelism * 4 * FILES_PER_TASK
-    )
+    n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
     return (
         catalog.where("is_dicom")
         .select(*_INPUT)

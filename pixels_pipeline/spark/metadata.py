@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 
 from pixels_pipeline.dicom.instance import empty_metadata_row, error_row, metadata_row
 from pixels_pipeline.spark.schemas import METADATA, spark_schema
-from pixels_pipeline.spark.session import target_partitions
+from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.uri import StorageOptions, open_uri
 
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time whatever it
@@ -63,12 +63,8 @@ def extract_metadata(
     ``num_files`` (e.g. from the Delta log) sizes the tasks; without it, four per core.
     """
     spark = catalog.sparkSession
-    n = (
-        num_files
-        if num_files is not None
-        else spark.sparkContext.defaultParallelism * 4 * FILES_PER_TASK
-    )
-    cores = max(spark.sparkContext.defaultParallelism, 1)
+    n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
+    cores = default_parallelism(spark)
     # Whole waves: with few large tasks, a last wave of one task would leave cores idle.
     parts = -(-target_partitions(spark, n, per_task=FILES_PER_TASK) // cores) * cores
     return (

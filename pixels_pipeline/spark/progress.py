@@ -8,12 +8,19 @@ from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
+from pixels_pipeline.spark.session import is_connect_session
+
 
 @contextmanager
 def report_progress(
     spark: SparkSession, log: Callable[[str], None], *, label: str, every_s: float = 10.0
 ) -> Iterator[None]:
-    """Every ``every_s`` seconds while the block runs, log finished/total tasks of active stages."""
+    """Every ``every_s`` seconds while the block runs, log finished/total tasks of active stages.
+
+    A Spark Connect session has no status tracker: there the block runs without reports."""
+    if is_connect_session(spark):
+        yield
+        return
     stop = threading.Event()
     tracker = spark.sparkContext.statusTracker()
 

@@ -1,4 +1,5 @@
-"""Build the Spark session the pipeline runs on (local or a ``spark://`` cluster)."""
+"""Build the Spark session the pipeline runs on: local, a cluster (``spark://``,
+``k8s://``, ...) or a Spark Connect server (``sc://``)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,18 @@ _BASE_CONF: dict[str, str] = {
     "spark.driver.memory": "2g",
     "spark.ui.showConsoleProgress": "false",
 }
+_SESSION_CONF = {
+    k: v
+    for k, v in _BASE_CONF.items()
+    if k.startswith("spark.sql.") and k != "spark.sql.execution.arrow.pyspark.enabled"
+}
 
 
 @dataclass(frozen=True)
 class SparkSettings:
     """Where and how to run Spark."""
 
-    master: str = "local[*]"
+    master: str = "local[*]"  # an sc://host:port master means a Spark Connect remote
     app_name: str = "pixels_pipeline"
     conf: Mapping[str, str] = field(default_factory=dict)  # extra spark.* settings
 
@@ -40,6 +46,13 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if is_connect_url(cfg.master):
+        # The server owns its static settings (memory, Python, Arrow): only session
+        # settings can be set from here.
+        remote = SparkSession.builder.remote(cfg.master).appName(cfg.app_name)
+        for key, value in {**_SESSION_CONF, **dict(cfg.conf)}.items():
+            remote = remote.config(key, value)
+        return remote.getOrCreate()
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
     for key, value in {**_BASE_CONF, **dict(cfg.conf)}.items():
         builder = builder.config(key, value)
@@ -48,8 +61,25 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     return spark
 
 
+def is_connect_url(master: str) -> bool:
+    return master.startswith("sc://")
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """Cores Spark schedules on. A Spark Connect session has no ``sparkContext``: it uses
+    ``spark.default.parallelism`` when the server sets it, else 2."""
+    if is_connect_session(spark):
+        value = spark.conf.get("spark.default.parallelism", None)
+        return max(int(value), 1) if value else 2
+    return max(spark.sparkContext.defaultParallelism, 1)
+
+
+def is_connect_session(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def target_partitions(spark: SparkSession, n_items: int, *, per_task: int) -> int:
     """Partitions for ``n_items`` so each task handles about ``per_task`` items,
     but at least one task per core."""
-    cores = max(spark.sparkContext.defaultParallelism, 1)
+    cores = default_parallelism(spark)
     return max(min(n_items, cores), -(-n_items // max(per_task, 1)), 1)

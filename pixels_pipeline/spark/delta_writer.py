@@ -29,7 +29,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from pyspark.sql import DataFrame
 
-from pixels_pipeline.spark.schemas import PARTITION_COLUMN, data_schema
+from pixels_pipeline.spark.schemas import PARTITION_COLUMN, data_schema, parquet_compression
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
 
 _ADD_SCHEMA = pa.schema(
@@ -98,7 +98,9 @@ class _FileWriter:
                     rel = f"{PARTITION_COLUMN}={value}/part-{uuid.uuid4().hex}.zstd.parquet"
                     fs.create_dir(f"{root}/{PARTITION_COLUMN}={value}", recursive=True)
                     sink = sinks[value] = fs.open_output_stream(f"{root}/{rel}")
-                    writer = pq.ParquetWriter(sink, file_schema, compression="zstd")
+                    writer = pq.ParquetWriter(
+                        sink, file_schema, compression=parquet_compression(file_schema)
+                    )
                     open_files[value] = (writer, rel, _Stats(file_schema))
                 writer, _, stats = open_files[value]
                 writer.write_table(part)

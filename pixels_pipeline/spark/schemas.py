@@ -13,8 +13,12 @@ PARTITION_COLUMN = "drop_id"
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def _f(name: str, dtype: pa.DataType, comment: str) -> pa.Field:
-    return pa.field(name, dtype, nullable=True, metadata={"comment": comment})
+PRECOMPRESSED = "pixels_pipeline.precompressed"  # field metadata: value is already compressed
+
+
+def _f(name: str, dtype: pa.DataType, comment: str, *, precompressed: bool = False) -> pa.Field:
+    metadata = {"comment": comment, **({PRECOMPRESSED: "true"} if precompressed else {})}
+    return pa.field(name, dtype, nullable=True, metadata=metadata)
 
 
 _ERROR_FIELDS = [
@@ -87,7 +91,12 @@ THUMBNAILS = pa.schema(
         _f("modality", pa.string(), "(0008,0060) Modality"),
         _f("frame_index", pa.int32(), "0-based frame shown (the middle one of a multi-frame)"),
         _f("number_of_frames", pa.int32(), "frames in the source image"),
-        _f("thumbnail_png", pa.binary(), "PNG bytes, 8-bit grey or RGB, longest side max_size"),
+        _f(
+            "thumbnail_png",
+            pa.binary(),
+            "PNG bytes, 8-bit grey or RGB, longest side max_size",
+            precompressed=True,
+        ),
         _f("width", pa.int32(), "thumbnail width in pixels"),
         _f("height", pa.int32(), "thumbnail height in pixels"),
         _f("rows", pa.int32(), "source frame rows"),
@@ -126,6 +135,15 @@ TABLES: dict[str, pa.Schema] = {
 def spark_schema(schema: pa.Schema) -> StructType:
     """The Spark StructType of an Arrow table schema (timestamps stay UTC-aware)."""
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
+
+
+def parquet_compression(schema: pa.Schema) -> dict[str, str]:
+    """zstd per column, none for values that are compressed already (PNG bytes): a second
+    compression only costs CPU."""
+    return {
+        f.name: "none" if (f.metadata or {}).get(PRECOMPRESSED.encode()) == b"true" else "zstd"
+        for f in schema
+    }
 
 
 def data_schema(schema: pa.Schema) -> pa.Schema:

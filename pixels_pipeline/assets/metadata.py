@@ -48,14 +48,12 @@ def metadata(
     spark: SparkResource,
     lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    options = lake.storage_options()
     run = run_silver_stage(
         context,
-        spark.get_session(),
-        lake.lake_uri(),
+        spark,
+        lake,
         TABLE,
-        lambda catalog, n: api.extract_metadata(catalog, options=options, num_files=n),
-        options=options,
+        lambda catalog, n, options: api.extract_metadata(catalog, options=options, num_files=n),
     )
     rows, errors, catalog_rows = run.rows, run.errors, run.catalog_rows
     duplicates = duplicate_uids(run.written)

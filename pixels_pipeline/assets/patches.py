@@ -37,7 +37,6 @@ def patches(
     spark: SparkResource,
     lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    options = lake.storage_options()
     settings = api.PatchSettings(
         size=config.size,
         stride=config.stride,
@@ -46,13 +45,12 @@ def patches(
     )
     run = run_silver_stage(
         context,
-        spark.get_session(),
-        lake.lake_uri(),
+        spark,
+        lake,
         TABLE,
-        lambda catalog, n: api.cut_patches(
+        lambda catalog, n, options: api.cut_patches(
             catalog, options=options, settings=settings, num_files=n
         ),
-        options=options,
     )
     tiles = run.rows - sum(run.errors.values())
     context.log.info(f"patches: {tiles} tiles, {sum(run.errors.values())} files without tiles")

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline import api
 from pixels_pipeline.api import StorageOptions, TableUpdate
+from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.spark.progress import report_progress
 
 
@@ -96,31 +97,31 @@ class StageRun:
 
 def run_silver_stage(
     context: AssetExecutionContext,
-    spark: SparkSession,
-    lake_uri: str,
+    spark: SparkResource,
+    lake: LakeResource,
     table: str,
-    build: Callable[[DataFrame, int], DataFrame],
-    *,
-    options: StorageOptions,
+    build: Callable[[DataFrame, int, StorageOptions], DataFrame],
 ) -> StageRun:
-    """Update the drops' partitions of ``table`` from their catalog rows: ``build`` runs on
-    added or changed files only, in one idempotent commit (none if nothing changed)."""
+    """Update the drops' partitions of ``table`` from their catalog rows:
+    ``build(catalog_rows, n_files, storage_options)`` runs on added or changed files only,
+    in one idempotent commit (none if nothing changed)."""
+    session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
     drop_ids = list(context.partition_keys)
     catalog_rows = sum(
         api.count_rows(lake_uri, "object_catalog", drop_ids, options=options).values()
     )
-    with timed_stage(context, spark, table) as timer:
+    with timed_stage(context, session, table) as timer:
         update = api.update_table(
-            spark,
+            session,
             lake_uri,
             table,
-            build,
+            lambda catalog, n: build(catalog, n, options),
             drop_ids=drop_ids,
             options=options,
             app_id=app_id(context, table, drop_ids),
         )
     rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
-    written = api.read_table(spark, lake_uri, table, drop_ids=drop_ids, options=options)
+    written = api.read_table(session, lake_uri, table, drop_ids=drop_ids, options=options)
     errors = errors_by_type(written)
     version = api.table_version(lake_uri, table, options=options)
     return StageRun(drop_ids, catalog_rows, rows, update, version, written, errors, timer.seconds)

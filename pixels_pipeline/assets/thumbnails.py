@@ -55,13 +55,12 @@ def thumbnails(
     options = lake.storage_options()
     run = run_silver_stage(
         context,
-        spark.get_session(),
-        lake.lake_uri(),
+        spark,
+        lake,
         TABLE,
-        lambda catalog, n: api.render_thumbnails(
-            catalog, options=options, max_size=config.max_size, num_files=n
+        lambda catalog, n, opts: api.render_thumbnails(
+            catalog, options=opts, max_size=config.max_size, num_files=n
         ),
-        options=options,
     )
     failed = sum(n for t, n in run.errors.items() if t not in _NOT_IMAGES)
     images = run.rows - sum(run.errors.get(t, 0) for t in _NOT_IMAGES)

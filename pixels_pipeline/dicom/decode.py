@@ -11,13 +11,9 @@ Why this module exists:
   ``pydicom.pixels.pixel_array(src, index=i)``), never the whole volume.
 * The decoder order per transfer syntax is a measured table (:data:`DECODER_ORDER`);
   when one plugin fails the next one is tried.
-* gdcm can abort the whole process (``SIGABRT`` from an uncaught C++ exception, seen on
-  ``rtdose_1frame.dcm``, ``rtdose_expb_1frame.dcm`` and ``rtdose_rle_1frame.dcm``). Inside
-  a Spark task that kills the Python worker and loses the batch. So gdcm never runs in
-  this process: it runs in one long-lived child interpreter started with ``subprocess``
-  (a fresh process like multiprocessing's ``spawn``; never ``fork`` of a threaded,
-  JVM-attached parent). If the child dies, the caller gets a
-  :class:`DecoderCrashError` and the next call starts a fresh child.
+* gdcm can abort the whole process, so it never runs in this process: it runs in the
+  child interpreter of :mod:`pixels_pipeline.dicom.isolated`, and a crash there becomes
+  a :class:`DecoderCrashError` for this frame only.
 * Thread limits: the gdcm child sets ``OMP_NUM_THREADS``, ``OPENJPEG_NUM_THREADS`` and
   ``GDCM_NUM_THREADS`` to 1 before importing gdcm and pins itself to one CPU with
   ``os.sched_setaffinity``, so gdcm's extra decoder threads share one core instead of
@@ -27,15 +23,10 @@ Why this module exists:
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
@@ -48,7 +39,6 @@ from pydicom.pixels.utils import as_pixel_options
 
 from pixels_pipeline.dicom.errors import (
     DecodeError,
-    DecoderCrashError,
     DicomError,
     InvalidHeaderError,
     NoPixelDataError,
@@ -56,6 +46,7 @@ from pixels_pipeline.dicom.errors import (
     TruncatedError,
     UnsupportedTransferSyntaxError,
 )
+from pixels_pipeline.dicom.isolated import ISOLATED, gdcm_read_file
 
 __all__ = [
     "DECODER_ORDER",
@@ -102,7 +93,6 @@ ISOLATED_PLUGINS: Final = frozenset({"gdcm"})
 """Plugins that only ever run in the child process (they can abort the process)."""
 
 _PIXEL_VRS: Final = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
-_CHILD_ENV: Final = {"OMP_NUM_THREADS": "1", "OPENJPEG_NUM_THREADS": "1", "GDCM_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +152,10 @@ def decode_frame(
         for plugin in order:
             try:
                 if plugin in ISOLATED_PLUGINS:
-                    return _ISOLATED.decode(pixels.portable(), index, plugin, name, timeout)
+                    arr, decoder, pi = ISOLATED.decode(
+                        pixels.portable(), index, plugin, name, timeout
+                    )
+                    return DecodedFrame(arr=arr, decoder=decoder, photometric_interpretation=pi)
                 return pixels.decode(index, plugin)
             except DicomError as exc:
                 failures.append(exc)
@@ -171,7 +164,7 @@ def decode_frame(
 
 def shutdown_isolated_decoder() -> None:
     """Stop the isolated decoder child (it is started again on demand)."""
-    _ISOLATED.stop()
+    ISOLATED.stop()
 
 
 def _label(source: FrameSource) -> str:
@@ -355,163 +348,14 @@ def _classify(exc: Exception, name: str, plugin: str) -> DicomError:
     return DecodeError(message)
 
 
-class _IsolatedDecoder:
-    """A long-lived child interpreter that runs the crash-prone plugins.
-
-    Started with ``subprocess`` (a fresh interpreter, like multiprocessing's ``spawn``
-    but without re-importing the parent's ``__main__``, which breaks under pytest,
-    Spark workers and scripts without a main guard). Requests and replies are pickled
-    over two pipes. One child per process, one request at a time (a lock serialises
-    threads); a dead or hung child is replaced on the next call.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._send: Connection | None = None
-        self._recv: Connection | None = None
-
-    def _start(self) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
-        if self._proc is not None and self._proc.poll() is None:
-            assert self._send is not None and self._recv is not None
-            return self._proc, self._send, self._recv
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        env = {**os.environ, **_CHILD_ENV}
-        env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
-        code = f"from {__name__} import _child_main; _child_main({to_child_r}, {from_child_w})"
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            pass_fds=(to_child_r, from_child_w),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            close_fds=True,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._proc = proc
-        self._send = Connection(to_child_w, readable=False)
-        self._recv = Connection(from_child_r, writable=False)
-        return proc, self._send, self._recv
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stop_locked()
-
-    def _stop_locked(self) -> None:
-        for conn in (self._send, self._recv):
-            if conn is not None:
-                conn.close()
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait(5)
-        self._proc = self._send = self._recv = None
-
-    def decode(
-        self, source: str | bytes, index: int, plugin: str, name: str, timeout: float
-    ) -> DecodedFrame:
-        with self._lock:
-            proc, send, recv = self._start()
-            try:
-                send.send((source, index, plugin, name))
-                if not recv.poll(timeout):
-                    self._stop_locked()
-                    raise DecoderCrashError(
-                        f"{name}: {plugin} timed out after {timeout:.0f} s in the isolated decoder"
-                    )
-                reply = recv.recv()
-            except (EOFError, OSError) as exc:
-                code = proc.wait(5)
-                self._stop_locked()
-                how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                raise DecoderCrashError(
-                    f"{name}: {plugin} crashed the isolated decoder ({how})"
-                ) from exc
-        if reply[0] == "ok":
-            _, arr, decoder, pi = reply
-            return DecodedFrame(arr=arr, decoder=decoder, photometric_interpretation=pi)
-        _, kind, message = reply
-        error_class = {cls.__name__: cls for cls in _ERROR_CLASSES}.get(kind, DecodeError)
-        raise error_class(message)
-
-
-_ERROR_CLASSES: Final = (
-    DecodeError,
-    InvalidHeaderError,
-    NoPixelDataError,
-    NotDicomError,
-    TruncatedError,
-    UnsupportedTransferSyntaxError,
-)
-_ISOLATED = _IsolatedDecoder()
-atexit.register(_ISOLATED.stop)
-
-
-def _child_main(read_fd: int, write_fd: int) -> None:
-    """Child loop: decode requests until the pipe closes. Runs only in the child."""
-    recv, send = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[os.getpid() % len(cpus)]})
-    while True:
-        try:
-            source, index, plugin, name = recv.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            frame = _decode_in_child(source, index, plugin, name)
-            send.send(("ok", frame.arr, frame.decoder, frame.photometric_interpretation))
-        except DicomError as exc:
-            send.send(("error", type(exc).__name__, exc.message))
-        except Exception as exc:
-            send.send(
-                ("error", "DecodeError", f"{name}: {plugin} failed: {type(exc).__name__}: {exc}")
-            )
-
-
 def _decode_in_child(source: str | bytes, index: int, plugin: str, name: str) -> DecodedFrame:
     """Decode with ``plugin``; gdcm falls back to its whole-file reader for syntaxes
     pydicom has no gdcm plugin for (native, RLE), which is the call that aborts."""
     with _PixelSource(source, name) as pixels:
         if plugin != "gdcm" or "gdcm" in get_decoder(uid.UID(pixels.transfer_syntax))._available:
             return pixels.decode(index, plugin)
-    return _gdcm_read_file(source, index, name)
-
-
-def _gdcm_read_file(source: str | bytes, index: int, name: str) -> DecodedFrame:
-    import tempfile
-
-    import gdcm
-
-    tmp = None
-    if isinstance(source, bytes):
-        tmp = tempfile.NamedTemporaryFile(suffix=".dcm")  # noqa: SIM115 - closed below
-        tmp.write(source)
-        tmp.flush()
-        source = tmp.name
-    try:
-        reader = gdcm.ImageReader()
-        reader.SetFileName(source)
-        if not reader.Read():
-            raise DecodeError(f"{name}: gdcm could not read the file")
-        image = reader.GetImage()
-        buf = image.GetBuffer().encode("utf-8", "surrogateescape")
-    finally:
-        if tmp is not None:
-            tmp.close()
-    fmt = image.GetPixelFormat()
-    bits, signed, spp = (
-        fmt.GetBitsAllocated(),
-        fmt.GetPixelRepresentation() == 1,
-        fmt.GetSamplesPerPixel(),
-    )
-    dtype = np.dtype(f"{'i' if signed else 'u'}{max(bits, 8) // 8}")
-    cols, rows = image.GetDimension(0), image.GetDimension(1)
-    frame = np.frombuffer(buf, dtype=dtype).reshape(-1, rows, cols, spp)[index]
-    arr = frame[..., 0] if spp == 1 else frame
-    pi = str(image.GetPhotometricInterpretation().GetString()).strip()
-    return DecodedFrame(arr=arr.copy(), decoder="gdcm", photometric_interpretation=pi)
+    arr, decoder, pi = gdcm_read_file(source, index, name)
+    return DecodedFrame(arr=arr, decoder=decoder, photometric_interpretation=pi)
 
 
 def _read_headerless(f: BinaryIO, name: str) -> Dataset:

@@ -12,6 +12,7 @@ from pixels_pipeline.jobs import ingest_job
 from pixels_pipeline.partitions import drops_partitions
 from pixels_pipeline.resources import LakeResource
 from pixels_pipeline.storage.drop_tracker import plan_tick
+from pixels_pipeline.storage.landing import DROP_ID_PATTERN
 
 
 @sensor(
@@ -25,8 +26,12 @@ from pixels_pipeline.storage.drop_tracker import plan_tick
 )
 def landing_sensor(context: SensorEvaluationContext, lake: LakeResource) -> SensorResult:
     plan = plan_tick(lake.landing_uri(), context.cursor, options=lake.storage_options())
-    for name in plan.rejected:
-        context.log.warning(f"ignoring folder with an invalid drop id: {name!r}")
+    if plan.rejected:
+        # Counts only: folder names can carry patient names, and logs must not.
+        context.log.warning(
+            f"ignoring {len(plan.rejected)} folder(s) whose names are not valid drop ids "
+            f"({DROP_ID_PATTERN.pattern})"
+        )
     if plan.incomplete:
         context.log.info(f"{len(plan.incomplete)} drop(s) still without _SUCCESS")
     new = [r.drop_id for r in plan.runs if r.is_new]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, cast
@@ -35,7 +36,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.pixels.decoders.base import get_decoder
-from pydicom.pixels.utils import as_pixel_options
+from pydicom.pixels.utils import _PIXEL_KEYWORDS, as_pixel_options
 
 from pixels_pipeline.dicom.errors import (
     DecodeError,
@@ -53,12 +54,15 @@ __all__ = [
     "ISOLATED_PLUGINS",
     "DecodedFrame",
     "FrameSource",
+    "ParsedHeader",
     "decode_frame",
     "decoder_order",
     "shutdown_isolated_decoder",
 ]
 
 FrameSource = Dataset | str | os.PathLike[str] | bytes | BinaryIO
+ParsedHeader = tuple[Dataset, int]
+"""A dataset read with ``stop_before_pixels`` and the file offset where reading stopped."""
 """Anything :func:`decode_frame` reads: a dataset, a path, file bytes or a binary file."""
 
 _NATIVE: Final = ("pydicom",)
@@ -131,8 +135,13 @@ def decode_frame(
     plugins: Sequence[str] | None = None,
     timeout: float = 120.0,
     label: str | None = None,
+    header: ParsedHeader | None = None,
 ) -> DecodedFrame:
     """Decode frame ``index`` (0-based) of ``source`` without decoding other frames.
+
+    ``header`` is the caller's parse of the same open file (dataset read with
+    ``stop_before_pixels`` and the offset where that left the file): given it, the header
+    is not parsed a second time.
 
     ``plugins`` overrides :data:`DECODER_ORDER` (e.g. ``("gdcm",)`` to force gdcm);
     ``timeout`` bounds one isolated decode in seconds; ``label`` names the file in error
@@ -141,7 +150,7 @@ def decode_frame(
     :class:`TruncatedError`, :class:`DecoderCrashError` or :class:`DecodeError`.
     """
     name = label or _label(source)
-    with _PixelSource(source, name) as pixels:
+    with _PixelSource(source, name, header) as pixels:
         if not 0 <= index < pixels.number_of_frames:
             raise DecodeError(
                 f"{name}: frame index {index} out of range "
@@ -194,9 +203,10 @@ class _PixelSource:
     metadata, and that metadata says whether YBR data was already converted to RGB.
     """
 
-    def __init__(self, source: FrameSource, name: str) -> None:
+    def __init__(self, source: FrameSource, name: str, header: ParsedHeader | None = None) -> None:
         self._source = source
         self._name = name
+        self._header = header
         self._file: BinaryIO | None = None
         self._src: Dataset | BinaryIO
         self._opts: dict[str, Any] = {}
@@ -237,8 +247,52 @@ class _PixelSource:
         self._opts = as_pixel_options(ds)
         self.number_of_frames = int(ds.get("NumberOfFrames") or 1)
 
+    def _open_parsed(self, f: BinaryIO, header: ParsedHeader) -> bool:
+        """Use the caller's parse: read only the Pixel Data element header at its offset.
+
+        The tail of ``_array_common``; False (parse again) for anything unusual: deflated
+        or headerless files, or Pixel Data encoded against the transfer syntax's VR rule.
+        """
+        ds, offset = header
+        meta = getattr(ds, "file_meta", None)
+        ts = meta.get("TransferSyntaxUID") if meta is not None else None
+        if not ts or ts == uid.DeflatedExplicitVRLittleEndian:
+            return False
+        tsyntax = uid.UID(ts)
+        f.seek(offset)
+        data = f.read(8)
+        if len(data) < 8:
+            return False
+        try:
+            opts = as_pixel_options(ds)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidHeaderError(f"{self._name}: cannot reach Pixel Data: {exc}") from exc
+        opts["transfer_syntax_uid"] = tsyntax
+        endian = "><"[tsyntax.is_little_endian]
+        if tsyntax.is_implicit_VR:
+            group, elem, _ = struct.unpack(f"{endian}HHL", data)
+        else:
+            group, elem, vr, _ = struct.unpack(f"{endian}HH2sH", data)
+            opts["pixel_vr"] = vr.decode("ascii", "replace")
+            if opts["pixel_vr"] not in _PIXEL_VRS:
+                return False
+            f.read(4)
+        keyword = _PIXEL_KEYWORDS.get((group, elem))
+        if keyword is None:
+            return False
+        opts["pixel_keyword"] = keyword
+        self._opts = opts
+        self.transfer_syntax = str(tsyntax)
+        self.number_of_frames = int(opts.get("number_of_frames") or 1)
+        self._src = f
+        self._start = f.tell()
+        return True
+
     def _open_file(self, f: BinaryIO) -> None:
         from pydicom.pixels.utils import _array_common
+
+        if self._header is not None and self._open_parsed(f, self._header):
+            return
 
         f.seek(0)
         try:

@@ -51,7 +51,7 @@ from pixels_pipeline.dicom.render import (
     ImageSource,
     frame_count,
     frame_view,
-    read_image_header,
+    read_image_header_at,
     render_frame,
     source_label,
 )
@@ -165,7 +165,7 @@ def iter_patches(
     if size < 1 or step < 1:
         raise ValueError("size and stride must be at least 1")
     name = source_label(source)
-    ds = read_image_header(source, label=name)
+    ds, offset = read_image_header_at(source, label=name)
     n = frame_count(ds)
     indices = range(n) if frames is None else frames
     origins = frame_origins(ds)
@@ -174,7 +174,7 @@ def iter_patches(
     for index in indices:
         if not 0 <= index < n:
             raise RenderError(f"{name}: frame {index} out of range ({n} frames)")
-        frame = decode_frame(source, index, label=name)
+        frame = decode_frame(source, index, label=name, header=(ds, offset))
         values = _patch_values(ds, frame.arr, frame.photometric_interpretation, index)
         mask = _foreground_mask(ds, frame.arr, frame.photometric_interpretation, index, slide=slide)
         x0, y0 = origins[index] if origins is not None else (0, 0)

@@ -67,6 +67,7 @@ __all__ = [
     "frame_count",
     "frame_view",
     "read_image_header",
+    "read_image_header_at",
     "render_frame",
     "render_thumbnail",
     "source_label",
@@ -149,6 +150,21 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
     if missing:
         raise NoPixelDataError(f"{name}: no image pixel module (missing {', '.join(missing)})")
     return ds
+
+
+def read_image_header_at(source: ImageSource, *, label: str | None = None) -> tuple[Dataset, int]:
+    """:func:`read_image_header` plus the byte offset of the Pixel Data element, which
+    :func:`~pixels_pipeline.dicom.decode.decode_frame` takes to skip a second parse."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as fh:
+                ds = read_image_header(fh, label=label or source_label(source))
+                return ds, fh.tell()
+        except OSError as exc:
+            raise ReadError(f"{label or source}: {type(exc).__name__}: {exc}") from exc
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    ds = read_image_header(stream, label=label or source_label(source))
+    return ds, stream.tell()
 
 
 def _head(source: ImageSource) -> bytes:
@@ -258,13 +274,15 @@ def render_thumbnail(
     if max_size < 1:
         raise ValueError("max_size must be at least 1")
     name = source_label(source)
-    ds = read_image_header(source, label=name)
+    ds, offset = read_image_header_at(source, label=name)
     rows, columns = int(ds.Rows), int(ds.Columns)
     number_of_frames = frame_count(ds)
     index = number_of_frames // 2 if frame_index is None else frame_index
     if not 0 <= index < number_of_frames:
         raise RenderError(f"{name}: frame {index} out of range ({number_of_frames} frames)")
-    frame = decode_frame(source, index, label=name)
+    # The decoder re-opens a path (the offset holds in any opening) instead of
+    # parsing the header again.
+    frame = decode_frame(source, index, label=name, header=(ds, offset))
     arr = frame.arr
     if arr.shape[:2] != (rows, columns):
         raise RenderError(f"{name}: decoded shape {arr.shape} does not match {rows}x{columns}")

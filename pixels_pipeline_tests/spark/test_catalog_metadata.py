@@ -1,6 +1,7 @@
 """Catalog and metadata stages on Spark over a drop of every pydicom test file."""
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
 from pixels_pipeline.dicom.sniff import looks_like_dicom
+from pixels_pipeline.samples import copy_drop, find_test_file
 from pixels_pipeline.storage.listing import row_id_of
 
 from ..conftest import TEST_FILES_DROP, all_test_files
@@ -60,3 +62,25 @@ def test_metadata_has_one_row_per_catalog_row(spark: SparkSession, landing: Path
         expected = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID") or None
         assert r["sop_class_uid"] == expected
         assert json.loads(r["meta"])
+
+
+def test_files_and_folders_gone_before_the_tasks_run_are_read_error_rows(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The driver lists the drop's top level; tasks walk folders and read files later.
+    Whatever vanished in between (a sync deleting it, a network share dropping) becomes a
+    typed row, and the rest of the drop is still cataloged."""
+    ct, mr = find_test_file("CT_small.dcm"), find_test_file("MR_small.dcm")
+    assert ct is not None and mr is not None
+    drop = copy_drop(tmp_path, "vanishing", [ct, mr])
+    (drop / "series").mkdir()
+    shutil.copy2(ct, drop / "series" / "ct2.dcm")
+    catalog = api.catalog(spark, str(drop))  # lazy: only the top level is listed now
+    (drop / "MR_small.dcm").unlink()
+    shutil.rmtree(drop / "series")
+    rows = {r["relative_path"]: r for r in catalog.collect()}
+    assert set(rows) == {"CT_small.dcm", "MR_small.dcm", "series"}
+    assert rows["CT_small.dcm"]["error_type"] is None and rows["CT_small.dcm"]["is_dicom"]
+    for gone in ("MR_small.dcm", "series"):
+        assert rows[gone]["error_type"] == "read_error", rows[gone]
+        assert rows[gone]["error_message"].startswith(str(drop / gone))

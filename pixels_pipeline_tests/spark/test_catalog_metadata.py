@@ -84,3 +84,16 @@ def test_files_and_folders_gone_before_the_tasks_run_are_read_error_rows(
     for gone in ("MR_small.dcm", "series"):
         assert rows[gone]["error_type"] == "read_error", rows[gone]
         assert rows[gone]["error_message"].startswith(str(drop / gone))
+
+
+def test_file_gone_before_metadata_is_a_read_error_row(spark: SparkSession, tmp_path: Path) -> None:
+    ct, mr = find_test_file("CT_small.dcm"), find_test_file("MR_small.dcm")
+    assert ct is not None and mr is not None
+    drop = copy_drop(tmp_path, "later", [ct, mr])
+    api.write_table(api.catalog(spark, str(drop)), str(tmp_path / "lake"), "object_catalog")
+    (drop / "MR_small.dcm").unlink()
+    catalog = api.read_table(spark, str(tmp_path / "lake"), "object_catalog")
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in api.extract_metadata(catalog).collect()}
+    assert rows["CT_small.dcm"]["error_type"] is None
+    assert rows["MR_small.dcm"]["error_type"] == "read_error"
+    assert "MR_small.dcm" in rows["MR_small.dcm"]["error_message"]

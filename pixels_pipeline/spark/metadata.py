@@ -64,9 +64,7 @@ def extract_metadata(
     """
     spark = catalog.sparkSession
     n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
-    cores = default_parallelism(spark)
-    # Whole waves: with few large tasks, a last wave of one task would leave cores idle.
-    parts = -(-target_partitions(spark, n, per_task=FILES_PER_TASK) // cores) * cores
+    parts = target_partitions(spark, n, per_task=FILES_PER_TASK)
     return (
         catalog.select(*_INPUT)
         .repartition(parts)

@@ -79,7 +79,10 @@ def is_connect_session(spark: SparkSession) -> bool:
 
 
 def target_partitions(spark: SparkSession, n_items: int, *, per_task: int) -> int:
-    """Partitions for ``n_items`` so each task handles about ``per_task`` items,
-    but at least one task per core."""
+    """Partitions for ``n_items`` so each task handles about ``per_task`` items, in whole
+    waves of one task per core: a last wave of one task would leave the others idle."""
     cores = default_parallelism(spark)
-    return max(min(n_items, cores), -(-n_items // max(per_task, 1)), 1)
+    if n_items <= cores:
+        return max(n_items, 1)
+    tasks = -(-n_items // max(per_task, 1))
+    return -(-tasks // cores) * cores

@@ -7,7 +7,7 @@ large files cannot exhaust a worker; frames are decoded one at a time by ``dicom
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -70,45 +70,63 @@ def _error(keys: dict[str, Any], exc: BaseException, schema: pa.Schema) -> dict[
     }
 
 
+def _file_rows(
+    batches: Iterator[pa.RecordBatch],
+    rows_of: Callable[[dict[str, Any]], Iterator[dict[str, Any]]],
+    schema: pa.Schema,
+) -> Iterator[dict[str, Any]]:
+    """Output rows of every input file; a file that fails adds one typed error row after
+    whatever rows it produced (one bad file is a row, never a failed task)."""
+    warnings.filterwarnings("ignore", module="pydicom")
+    for batch in batches:
+        for f in batch.to_pylist():
+            keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
+            try:
+                for row in rows_of(f):
+                    yield {**keys, **row, "error_type": None, "error_message": None}
+            except Exception as exc:
+                yield _error(keys, exc, schema)
+
+
+def _in_batches(
+    rows: Iterator[dict[str, Any]], schema: pa.Schema, size: int
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of at most ``size`` rows: bounds a worker's memory per batch."""
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+            chunk = []
+    if chunk:
+        yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+
+
 @dataclass(frozen=True)
 class _Thumbnailer:
     options: StorageOptions
     max_size: int
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        warnings.filterwarnings("ignore", module="pydicom")
-        rows: list[dict[str, Any]] = []
-        for batch in batches:
-            for f in batch.to_pylist():
-                keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
-                try:
-                    with _local_or_open(f["path"], self.options) as source:
-                        t = render_thumbnail(source, max_size=self.max_size)
-                    rows.append(
-                        {
-                            **keys,
-                            "sop_instance_uid": t.sop_instance_uid,
-                            "modality": t.modality,
-                            "frame_index": t.frame_index,
-                            "number_of_frames": t.number_of_frames,
-                            "thumbnail_png": t.png,
-                            "width": t.width,
-                            "height": t.height,
-                            "rows": t.rows,
-                            "columns": t.columns,
-                            "decoder": t.decoder,
-                            "settings": t.settings,
-                            "error_type": None,
-                            "error_message": None,
-                        }
-                    )
-                except Exception as exc:  # one bad file is a row, never a failed task
-                    rows.append(_error(keys, exc, THUMBNAILS))
-                if len(rows) >= FILES_PER_BATCH:
-                    yield pa.RecordBatch.from_pylist(rows, schema=THUMBNAILS)
-                    rows = []
-        if rows:
-            yield pa.RecordBatch.from_pylist(rows, schema=THUMBNAILS)
+        rows = _file_rows(batches, self._rows, THUMBNAILS)
+        return _in_batches(rows, THUMBNAILS, FILES_PER_BATCH)
+
+    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        with _local_or_open(f["path"], self.options) as source:
+            t = render_thumbnail(source, max_size=self.max_size)
+        yield {
+            "sop_instance_uid": t.sop_instance_uid,
+            "modality": t.modality,
+            "frame_index": t.frame_index,
+            "number_of_frames": t.number_of_frames,
+            "thumbnail_png": t.png,
+            "width": t.width,
+            "height": t.height,
+            "rows": t.rows,
+            "columns": t.columns,
+            "decoder": t.decoder,
+            "settings": t.settings,
+        }
 
 
 @dataclass(frozen=True)
@@ -117,45 +135,30 @@ class _Patcher:
     settings: PatchSettings
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        warnings.filterwarnings("ignore", module="pydicom")
+        return _in_batches(_file_rows(batches, self._rows, PATCHES), PATCHES, TILES_PER_BATCH)
+
+    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
         s = self.settings
-        rows: list[dict[str, Any]] = []
-        for batch in batches:
-            for f in batch.to_pylist():
-                keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
-                try:
-                    with _local_or_open(f["path"], self.options) as source:
-                        for p in iter_patches(
-                            source,
-                            size=s.size,
-                            stride=s.stride,
-                            frames=s.frames,
-                            min_foreground=s.min_foreground,
-                        ):
-                            rows.append(
-                                {
-                                    **keys,
-                                    "frame_index": p.frame_index,
-                                    "x": p.x,
-                                    "y": p.y,
-                                    "width": p.width,
-                                    "height": p.height,
-                                    "encoding": p.encoding,
-                                    "data": p.data,
-                                    "dtype": p.dtype,
-                                    "shape": list(p.shape),
-                                    "foreground": p.foreground,
-                                    "error_type": None,
-                                    "error_message": None,
-                                }
-                            )
-                            if len(rows) >= TILES_PER_BATCH:
-                                yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
-                                rows = []
-                except Exception as exc:  # tiles already cut stay; the failure is a row
-                    rows.append(_error(keys, exc, PATCHES))
-        if rows:
-            yield pa.RecordBatch.from_pylist(rows, schema=PATCHES)
+        with _local_or_open(f["path"], self.options) as source:
+            for p in iter_patches(
+                source,
+                size=s.size,
+                stride=s.stride,
+                frames=s.frames,
+                min_foreground=s.min_foreground,
+            ):
+                yield {
+                    "frame_index": p.frame_index,
+                    "x": p.x,
+                    "y": p.y,
+                    "width": p.width,
+                    "height": p.height,
+                    "encoding": p.encoding,
+                    "data": p.data,
+                    "dtype": p.dtype,
+                    "shape": list(p.shape),
+                    "foreground": p.foreground,
+                }
 
 
 def _dicom_files(catalog: DataFrame, num_files: int | None) -> DataFrame:

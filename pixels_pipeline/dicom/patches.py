@@ -48,6 +48,7 @@ from pydicom.pixels.processing import apply_color_lut
 from pixels_pipeline.dicom.decode import decode_frame
 from pixels_pipeline.dicom.errors import RenderError
 from pixels_pipeline.dicom.render import (
+    PNG_COMPRESS_LEVEL,
     ImageSource,
     frame_count,
     frame_view,
@@ -216,7 +217,7 @@ def _make_patch(tile: np.ndarray, index: int, x: int, y: int, foreground: float)
     tile = np.ascontiguousarray(tile)
     if tile.dtype == np.uint8 and (tile.ndim == 2 or tile.shape[-1] == 3):
         buf = io.BytesIO()
-        Image.fromarray(tile).save(buf, format="PNG")
+        Image.fromarray(tile).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         encoding: Literal["png", "raw"] = "png"
         data = buf.getvalue()
     else:

@@ -24,9 +24,16 @@ from pixels_pipeline.spark.delta_reader import (
     table_uri,
 )
 from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
-from pixels_pipeline.spark.images import PatchSettings, cut_patches, render_thumbnails
+from pixels_pipeline.spark.images import (
+    PatchSettings,
+    cut_patches,
+    patch_rows,
+    render_thumbnails,
+    thumbnail_rows,
+)
 from pixels_pipeline.spark.incremental import TableUpdate, refresh_catalog, update_partitions
-from pixels_pipeline.spark.metadata import extract_metadata
+from pixels_pipeline.spark.mapped import MappedRows, Rows
+from pixels_pipeline.spark.metadata import extract_metadata, metadata_rows
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.storage.archives import ArchiveLimits
@@ -39,7 +46,9 @@ __all__ = [
     "CommitResult",
     "Drop",
     "DropListing",
+    "MappedRows",
     "PatchSettings",
+    "Rows",
     "SparkSettings",
     "StorageOptions",
     "TableUpdate",
@@ -50,11 +59,14 @@ __all__ = [
     "extract_metadata",
     "get_spark",
     "list_drops",
+    "metadata_rows",
+    "patch_rows",
     "read_table",
     "register_views",
     "render_thumbnails",
     "table_uri",
     "table_version",
+    "thumbnail_rows",
     "update_catalog",
     "update_table",
     "write_table",
@@ -78,7 +90,7 @@ def catalog(
 
 
 def write_table(
-    df: DataFrame,
+    rows: Rows,
     lake: str,
     table: str,
     *,
@@ -86,11 +98,12 @@ def write_table(
     app_id: str | None = None,
     options: StorageOptions | None = None,
 ) -> CommitResult:
-    """Replace the partitions ``drop_ids`` (default: those in ``df``) of ``<lake>/<table>``
-    with the rows of ``df``, in one Delta commit."""
+    """Replace the partitions ``drop_ids`` (default: those in ``rows``) of
+    ``<lake>/<table>`` with ``rows``, in one Delta commit. ``rows``: a DataFrame, or the
+    ``*_rows`` functions' output, computed and written in the same Python tasks."""
     uri = table_uri(normalize_uri(lake), table)
     return write_partitions(
-        df, uri, TABLES[table], drop_ids=drop_ids, app_id=app_id, options=options
+        rows, uri, TABLES[table], drop_ids=drop_ids, app_id=app_id, options=options
     )
 
 
@@ -159,7 +172,7 @@ def update_table(
     spark: SparkSession,
     lake: str,
     table: str,
-    build: Callable[[DataFrame, int], DataFrame],
+    build: Callable[[DataFrame, int], Rows],
     *,
     drop_ids: Sequence[str],
     options: StorageOptions | None = None,

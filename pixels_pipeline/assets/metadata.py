@@ -53,7 +53,7 @@ def metadata(
         spark,
         lake,
         TABLE,
-        lambda catalog, n, options: api.extract_metadata(catalog, options=options, num_files=n),
+        lambda catalog, n, options: api.metadata_rows(catalog, options=options, num_files=n),
     )
     rows, errors, catalog_rows = run.rows, run.errors, run.catalog_rows
     duplicates = duplicate_uids(run.written)

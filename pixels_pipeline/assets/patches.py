@@ -48,7 +48,7 @@ def patches(
         spark,
         lake,
         TABLE,
-        lambda catalog, n, options: api.cut_patches(
+        lambda catalog, n, options: api.patch_rows(
             catalog, options=options, settings=settings, num_files=n
         ),
     )

@@ -100,7 +100,7 @@ def run_silver_stage(
     spark: SparkResource,
     lake: LakeResource,
     table: str,
-    build: Callable[[DataFrame, int, StorageOptions], DataFrame],
+    build: Callable[[DataFrame, int, StorageOptions], api.Rows],
 ) -> StageRun:
     """Update the drops' partitions of ``table`` from their catalog rows:
     ``build(catalog_rows, n_files, storage_options)`` runs on added or changed files only,

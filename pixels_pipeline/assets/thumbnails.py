@@ -58,7 +58,7 @@ def thumbnails(
         spark,
         lake,
         TABLE,
-        lambda catalog, n, opts: api.render_thumbnails(
+        lambda catalog, n, opts: api.thumbnail_rows(
             catalog, options=opts, max_size=config.max_size, num_files=n
         ),
     )

@@ -2,9 +2,10 @@
 drop through Dagster.
 
 Stages run exactly as the assets run them: read ``object_catalog`` from Delta, build the
-stage's DataFrame with ``api``, and write it with ``api.write_table``. Writing the Delta
-table is what forces every UDF row to be computed (a ``count()`` could let Spark prune
-the unused output columns, and with them the work).
+stage's rows with ``api`` (``metadata_rows``, ``thumbnail_rows``: computed inside the
+writer's tasks), and write them with ``api.write_table``. Writing the Delta table is what
+forces every UDF row to be computed (a ``count()`` could let Spark prune the unused
+output columns, and with them the work).
 """
 
 from __future__ import annotations
@@ -76,19 +77,19 @@ def run_stage(
 
 def has_thumbnails() -> bool:
     """Whether this version of the API renders thumbnails."""
-    return hasattr(api, "render_thumbnails")
+    return hasattr(api, "thumbnail_rows")
 
 
-def _metadata(catalog: DataFrame, n: int) -> DataFrame:
-    return api.extract_metadata(catalog, num_files=n)
+def _metadata(catalog: DataFrame, n: int) -> api.Rows:
+    return api.metadata_rows(catalog, num_files=n)
 
 
-def _thumbnails(catalog: DataFrame, n: int) -> DataFrame:
-    render: Callable[..., DataFrame] = api.render_thumbnails
-    return render(catalog, max_size=256, num_files=n)
+def _thumbnails(catalog: DataFrame, n: int) -> api.Rows:
+    rows: Callable[..., api.Rows] = api.thumbnail_rows
+    return rows(catalog, max_size=256, num_files=n)
 
 
-_BUILDERS: dict[str, Callable[[DataFrame, int], DataFrame]] = {
+_BUILDERS: dict[str, Callable[[DataFrame, int], api.Rows]] = {
     "metadata": _metadata,
     "thumbnails": _thumbnails,
 }

@@ -29,6 +29,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from pyspark.sql import DataFrame
 
+from pixels_pipeline.spark.mapped import ArrowTransform, MappedRows, Rows
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, data_schema, parquet_compression
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
 
@@ -41,6 +42,10 @@ _ADD_SCHEMA = pa.schema(
         ("num_records", pa.int64()),
         ("stats", pa.string()),
     ]
+)
+_ADD_DDL = (
+    "path string, size long, "
+    "partition_value string, modification_time long, num_records long, stats string"
 )
 _COMMIT_ATTEMPTS = 5
 PAUSE_MARKER = "pixels_pipeline: data files written, pausing before commit"
@@ -159,8 +164,28 @@ class _Stats:
         )
 
 
+@dataclass(frozen=True)
+class _MapThenWrite:
+    """Runs inside Spark tasks: a UDF's output batches go straight to the file writer."""
+
+    transform: ArrowTransform
+    writer: _FileWriter
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return self.writer(self.transform(batches))
+
+
+def _write_files(rows: Rows, writer: _FileWriter) -> list[Any]:
+    """Write ``rows`` as data files in Spark tasks; their add actions (Spark rows)."""
+    if isinstance(rows, MappedRows):
+        job = rows.source.mapInArrow(_MapThenWrite(rows.transform, writer), _ADD_DDL)
+    else:
+        job = rows.select(*writer.schema.names).mapInArrow(writer, _ADD_DDL)
+    return job.collect()
+
+
 def write_partitions(
-    df: DataFrame,
+    rows: Rows | Sequence[Rows],
     table_uri: str,
     schema: pa.Schema,
     *,
@@ -169,10 +194,12 @@ def write_partitions(
     options: StorageOptions | None = None,
     max_rows_per_file: int = 200_000,
 ) -> CommitResult:
-    """Replace the ``drop_ids`` partitions of a Delta table with ``df`` in one commit.
+    """Replace the ``drop_ids`` partitions of a Delta table with ``rows`` in one commit.
 
-    Partitions in ``drop_ids`` that ``df`` has no rows for become empty; with
-    ``drop_ids=None`` exactly the partitions present in ``df`` are replaced.
+    ``rows``: a DataFrame, :class:`~pixels_pipeline.spark.mapped.MappedRows` (computed
+    and written in the same Python task), or several of them (one Spark job each, one
+    commit for all). Partitions in ``drop_ids`` that get no rows become empty; with
+    ``drop_ids=None`` exactly the partitions present in ``rows`` are replaced.
     ``app_id`` makes the commit idempotent: if a transaction with that id was already
     committed (a retried step), nothing is computed or written again.
     """
@@ -183,15 +210,8 @@ def write_partitions(
         if table.transaction_version(app_id) is not None:
             return CommitResult(table.version(), 0, 0, skipped=True)
     writer = _FileWriter(table_uri, schema, opts, max_rows_per_file)
-    rows = (
-        df.select(*schema.names)
-        .mapInArrow(
-            writer,
-            "path string, size long, "
-            "partition_value string, modification_time long, num_records long, stats string",
-        )
-        .collect()
-    )
+    parts = [rows] if isinstance(rows, DataFrame | MappedRows) else list(rows)
+    files = [add for part in parts for add in _write_files(part, writer)]
     adds = [
         AddAction(
             path=r["path"],
@@ -201,9 +221,9 @@ def write_partitions(
             data_change=True,
             stats=r["stats"],
         )
-        for r in rows
+        for r in files
     ]
-    written = sorted({r["partition_value"] for r in rows})
+    written = sorted({r["partition_value"] for r in files})
     if drop_ids is None:
         drop_ids = written
     unexpected = set(written) - set(drop_ids)
@@ -217,7 +237,7 @@ def write_partitions(
         custom_metadata={"pixels_pipeline.drop_ids": ",".join(drop_ids)},
     )
     version = _commit(table_uri, schema, adds, drop_ids=drop_ids, props=props, storage=storage)
-    return CommitResult(version, len(adds), sum(r["num_records"] for r in rows), skipped=False)
+    return CommitResult(version, len(adds), sum(r["num_records"] for r in files), skipped=False)
 
 
 def _commit(

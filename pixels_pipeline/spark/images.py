@@ -19,12 +19,14 @@ from pyspark.sql import DataFrame
 from pixels_pipeline.dicom.errors import classify
 from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import render_thumbnail
-from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS, spark_schema
+from pixels_pipeline.spark.mapped import MappedRows
+from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.archives import ZIP_SCHEME
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
 
-_INPUT = ("row_id", "path", "drop_id", "is_dicom")
+_INPUT = ("row_id", "path", "drop_id", "fingerprint", "is_dicom")
+_KEYS = ("row_id", "path", "drop_id", "fingerprint")  # copied to every output row
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
 # (measured with an empty mapInArrow): at 16 files per task the thumbnails stage spent
 # 21 CPU-ms per file, at 128 12.4 (1,000-file benchmark drop, 2 cores).
@@ -80,7 +82,7 @@ def _file_rows(
     warnings.filterwarnings("ignore", module="pydicom")
     for batch in batches:
         for f in batch.to_pylist():
-            keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
+            keys = {k: f[k] for k in _KEYS}
             try:
                 for row in rows_of(f):
                     yield {**keys, **row, "error_type": None, "error_message": None}
@@ -171,6 +173,19 @@ def _dicom_files(catalog: DataFrame, num_files: int | None) -> DataFrame:
     )
 
 
+def thumbnail_rows(
+    catalog: DataFrame,
+    *,
+    options: StorageOptions | None = None,
+    max_size: int = 256,
+    num_files: int | None = None,
+) -> MappedRows:
+    """One ``thumbnails`` row per DICOM file of ``catalog``, not yet computed: the Delta
+    writer renders and writes them in the same tasks. See :func:`render_thumbnails`."""
+    worker = _Thumbnailer(options or StorageOptions(), max_size)
+    return MappedRows(_dicom_files(catalog, num_files), worker, THUMBNAILS)
+
+
 def render_thumbnails(
     catalog: DataFrame,
     *,
@@ -180,8 +195,21 @@ def render_thumbnails(
 ) -> DataFrame:
     """One ``thumbnails`` row per DICOM file of ``catalog`` (lazy DataFrame): the PNG of
     its middle frame, or a typed error (e.g. ``no_pixel_data`` for an SR document)."""
-    worker = _Thumbnailer(options or StorageOptions(), max_size)
-    return _dicom_files(catalog, num_files).mapInArrow(worker, spark_schema(THUMBNAILS))
+    rows = thumbnail_rows(catalog, options=options, max_size=max_size, num_files=num_files)
+    return rows.to_dataframe()
+
+
+def patch_rows(
+    catalog: DataFrame,
+    *,
+    options: StorageOptions | None = None,
+    settings: PatchSettings | None = None,
+    num_files: int | None = None,
+) -> MappedRows:
+    """``patches`` rows for every DICOM file of ``catalog``, not yet computed: the Delta
+    writer cuts and writes them in the same tasks. See :func:`cut_patches`."""
+    worker = _Patcher(options or StorageOptions(), settings or PatchSettings())
+    return MappedRows(_dicom_files(catalog, num_files), worker, PATCHES)
 
 
 def cut_patches(
@@ -193,5 +221,5 @@ def cut_patches(
 ) -> DataFrame:
     """``patches`` rows for every DICOM file of ``catalog`` (lazy DataFrame): its tiles,
     plus one error row for a file that cannot be (fully) tiled."""
-    worker = _Patcher(options or StorageOptions(), settings or PatchSettings())
-    return _dicom_files(catalog, num_files).mapInArrow(worker, spark_schema(PATCHES))
+    rows = patch_rows(catalog, options=options, settings=settings, num_files=num_files)
+    return rows.to_dataframe()

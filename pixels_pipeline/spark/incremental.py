@@ -8,7 +8,8 @@ rows came from, so re-materializing a drop:
 * keeps the table's rows whose ``(row_id, fingerprint)`` is still in the catalog,
 * drops rows of deleted or changed files,
 
-and the caller writes ``keep + processed`` as the drop's partitions in one commit. Kept
+and the caller writes ``keep + processed`` as the drop's partitions in one commit (one
+Spark job each: new rows are computed inside the writer's tasks). Kept
 rows are copied, never recomputed; with nothing added, changed or deleted there is no
 commit at all.
 """
@@ -24,6 +25,7 @@ from pyspark.sql.functions import coalesce, col
 
 from pixels_pipeline.spark.delta_reader import open_table, read_table_uri
 from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
+from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG
 from pixels_pipeline.storage.uri import StorageOptions
 
@@ -34,7 +36,7 @@ KEY = ["row_id", "fingerprint"]
 class Update:
     """What a re-materialization of some drops has to do to one table."""
 
-    rows: DataFrame  # the drops' complete new contents (lazy)
+    rows: list[Rows]  # the drops' complete new contents (lazy): kept rows, new rows
     processed: int  # catalog rows (files) to compute
     kept: int  # table rows carried over unchanged
     removed: int  # table rows of deleted or changed files
@@ -44,10 +46,13 @@ class Update:
 def plan_update(
     catalog: DataFrame,
     existing: DataFrame | None,
-    build: Callable[[DataFrame, int], DataFrame],
+    build: Callable[[DataFrame, int], Rows],
 ) -> Update:
-    """``build(todo_catalog_rows, n)`` computes new rows (fingerprint column optional);
-    ``existing`` is the table's current rows for the same drops (None: no table yet)."""
+    """``build(todo_catalog_rows, n)`` computes new rows: a DataFrame (its fingerprint
+    column, if any, is replaced from the catalog by a join) or
+    :class:`~pixels_pipeline.spark.mapped.MappedRows` (which carry the fingerprint and
+    are computed inside the writer's tasks); ``existing`` is the table's current rows for
+    the same drops (None: no table yet)."""
     current = catalog.select(*KEY)
     if existing is None:
         todo, n_todo = catalog, catalog.count()
@@ -61,10 +66,11 @@ def plan_update(
         n_keep = keep.count()
         n_removed = n_existing - n_keep
     new = build(todo, n_todo)
-    if "fingerprint" in new.columns:
-        new = new.drop("fingerprint")
-    new = new.join(todo.select(*KEY), "row_id")
-    rows = new if keep is None else keep.unionByName(new.select(*keep.columns))
+    if not isinstance(new, MappedRows):
+        if "fingerprint" in new.columns:
+            new = new.drop("fingerprint")
+        new = new.join(todo.select(*KEY), "row_id")
+    rows = [new] if keep is None else [keep, new]
     changed = existing is None or n_todo > 0 or n_removed > 0
     return Update(rows, n_todo, n_keep, n_removed, changed)
 
@@ -84,7 +90,7 @@ def update_partitions(
     table_uri: str,
     schema: pa.Schema,
     catalog: DataFrame,
-    build: Callable[[DataFrame, int], DataFrame],
+    build: Callable[[DataFrame, int], Rows],
     *,
     drop_ids: Sequence[str],
     app_id: str | None = None,

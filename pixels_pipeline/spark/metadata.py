@@ -11,7 +11,8 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from pixels_pipeline.dicom.instance import empty_metadata_row, error_row, metadata_row
-from pixels_pipeline.spark.schemas import METADATA, spark_schema
+from pixels_pipeline.spark.mapped import MappedRows
+from pixels_pipeline.spark.schemas import METADATA
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.uri import StorageOptions, open_uri
 
@@ -21,7 +22,17 @@ from pixels_pipeline.storage.uri import StorageOptions, open_uri
 # 256 and 1.9 s at 1,000 (same session, 2 cores). Rows are ~8 KB of JSON: 1,024 per task
 # stay a few MB.
 FILES_PER_TASK = 1024
-_INPUT = ("row_id", "path", "drop_id", "length", "is_dicom", "error_type", "error_message")
+_INPUT = (
+    "row_id",
+    "path",
+    "drop_id",
+    "fingerprint",
+    "length",
+    "is_dicom",
+    "error_type",
+    "error_message",
+)
+_KEYS = ("row_id", "path", "drop_id", "fingerprint")  # copied to every output row
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,7 @@ class _Extractor:
         for batch in batches:
             rows = []
             for f in batch.to_pylist():
-                keys = {"row_id": f["row_id"], "path": f["path"], "drop_id": f["drop_id"]}
+                keys = {k: f[k] for k in _KEYS}
                 try:
                     if f["error_type"]:  # the catalog could not read it (archive_error, ...)
                         row = {**empty_metadata_row(), "error_type": f["error_type"]}
@@ -55,6 +66,18 @@ def _open(uri: str, options: StorageOptions) -> BinaryIO:
     return open(uri, "rb") if uri.startswith("/") else open_uri(uri, options)
 
 
+def metadata_rows(
+    catalog: DataFrame, *, options: StorageOptions | None = None, num_files: int | None = None
+) -> MappedRows:
+    """One ``metadata`` row per catalog row, not yet computed: the Delta writer extracts
+    and writes them in the same tasks. See :func:`extract_metadata`."""
+    spark = catalog.sparkSession
+    n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
+    parts = target_partitions(spark, n, per_task=FILES_PER_TASK)
+    source = catalog.select(*_INPUT).repartition(parts)
+    return MappedRows(source, _Extractor(options or StorageOptions()), METADATA)
+
+
 def extract_metadata(
     catalog: DataFrame, *, options: StorageOptions | None = None, num_files: int | None = None
 ) -> DataFrame:
@@ -62,11 +85,4 @@ def extract_metadata(
 
     ``num_files`` (e.g. from the Delta log) sizes the tasks; without it, four per core.
     """
-    spark = catalog.sparkSession
-    n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
-    parts = target_partitions(spark, n, per_task=FILES_PER_TASK)
-    return (
-        catalog.select(*_INPUT)
-        .repartition(parts)
-        .mapInArrow(_Extractor(options or StorageOptions()), spark_schema(METADATA))
-    )
+    return metadata_rows(catalog, options=options, num_files=num_files).to_dataframe()

@@ -41,6 +41,22 @@ def test_catalog_has_one_row_per_file(spark: SparkSession, landing: Path) -> Non
     assert by_rel["README.txt"]["is_dicom"] is False and by_rel["README.txt"]["extension"] == "txt"
 
 
+def test_metadata_written_in_the_writer_tasks_equals_the_dataframe(
+    spark: SparkSession, landing: Path, tmp_path: Path
+) -> None:
+    """``metadata_rows`` (extracted inside the Delta writer's tasks) writes exactly the
+    rows of ``extract_metadata``, each carrying its catalog row's fingerprint."""
+    catalog = api.catalog(spark, str(landing / TEST_FILES_DROP))
+    fingerprints = {r["row_id"]: r["fingerprint"] for r in catalog.collect()}
+    frame = {r["row_id"]: r.asDict() for r in api.extract_metadata(catalog).collect()}
+    commit = api.write_table(api.metadata_rows(catalog), str(tmp_path), "metadata")
+    assert commit.rows == len(frame) == len(all_test_files())
+    written = api.read_table(spark, str(tmp_path), "metadata").collect()
+    assert {r["row_id"]: r["fingerprint"] for r in written} == fingerprints
+    for r in written:
+        assert r.asDict() == frame[r["row_id"]]
+
+
 def test_metadata_has_one_row_per_catalog_row(spark: SparkSession, landing: Path) -> None:
     catalog = api.catalog(spark, str(landing / TEST_FILES_DROP))
     rows = api.extract_metadata(catalog).collect()

@@ -1,5 +1,6 @@
 """The Delta writer/reader on real Spark and real Delta tables, read back by other engines."""
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,12 +8,14 @@ import deltalake
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
 from pixels_pipeline.spark.delta_reader import partition_row_counts, read_table_uri
 from pixels_pipeline.spark.delta_writer import write_partitions
+from pixels_pipeline.spark.mapped import MappedRows
 from pixels_pipeline.spark.schemas import METADATA, spark_schema
 
 pytestmark = pytest.mark.spark
@@ -120,3 +123,38 @@ def test_partial_write_is_invisible_until_commit(spark: SparkSession, tmp_path: 
     )
     assert read_table_uri(spark, uri, METADATA).count() == 2
     assert deltalake.DeltaTable(uri).to_pyarrow_table().num_rows == 2
+
+
+def _relabel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A UDF: each row's modality becomes ``mapped-<rows>``."""
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        label = pc.binary_join_element_wise("mapped-", pc.cast(table["rows"], pa.string()), "")
+        table = table.set_column(table.schema.get_field_index("modality"), "modality", label)
+        yield from table.to_batches()
+
+
+def test_mapped_rows_write_what_their_dataframe_holds(spark: SparkSession, tmp_path: Path) -> None:
+    """MappedRows (UDF run inside the writer's tasks) write the rows their DataFrame
+    holds; a list of parts is written in one commit."""
+    uri = str(tmp_path / "metadata")
+    mapped = MappedRows(frame(spark, rows("a", 40)).repartition(4), _relabel, METADATA)
+    expected = sorted((r["path"], r["modality"]) for r in mapped.to_dataframe().collect())
+    assert expected[0] == ("/x/a/0", "mapped-0")
+    result = write_partitions([frame(spark, rows("b", 3)), mapped], uri, METADATA)
+    assert (result.version, result.rows) == (0, 43)
+    table = deltalake.DeltaTable(uri).to_pyarrow_table()
+    by_drop = {
+        d: sorted(
+            zip(
+                *(
+                    table.filter(pc.equal(table["drop_id"], d))[c].to_pylist()
+                    for c in ("path", "modality")
+                ),
+                strict=True,
+            )
+        )
+        for d in ("a", "b")
+    }
+    assert by_drop["a"] == expected
+    assert [m for _, m in by_drop["b"]] == ["CT"] * 3

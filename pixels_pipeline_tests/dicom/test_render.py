@@ -17,13 +17,20 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
 
+from pixels_pipeline.dicom.decode import decode_frame
 from pixels_pipeline.dicom.errors import (
     DicomError,
     NoPixelDataError,
     NotDicomError,
     TruncatedError,
 )
-from pixels_pipeline.dicom.render import render_frame, render_thumbnail
+from pixels_pipeline.dicom.render import (
+    _render_grayscale,
+    frame_count,
+    frame_view,
+    render_frame,
+    render_thumbnail,
+)
 
 
 def _path(name: str) -> str:
@@ -232,3 +239,33 @@ def test_matches_dcmtk_with_the_same_window(name: str, tmp_path: Path) -> None:
     ours = render_frame(ds, ds.pixel_array).astype(float)
     assert ours.shape == reference.shape
     assert np.abs(ours - reference).mean() < 1.0
+
+
+def test_lookup_table_rendering_equals_pixel_by_pixel() -> None:
+    """Integer grayscale frames go through a lookup table over their value range; the
+    result is identical, settings included, to computing every pixel (every grayscale
+    test file of pydicom's and pydicom-data's, every VOI kind)."""
+    files = sorted(p for p in get_testdata_files() if os.path.isfile(p))
+    compared: collections.Counter[str] = collections.Counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            try:
+                ds = pydicom.dcmread(path)
+                pi = str(ds.get("PhotometricInterpretation", ""))
+                if pi not in ("MONOCHROME1", "MONOCHROME2"):
+                    continue
+                index = frame_count(ds) // 2
+                arr = decode_frame(path, index).arr
+            except Exception:
+                continue  # not an image, or not decodable: covered elsewhere
+            if arr.ndim != 2 or arr.dtype.kind not in "iu" or arr.size < 64 * 64:
+                continue
+            view = frame_view(ds, index)
+            by_lut = _render_grayscale(arr, view, pi)
+            by_pixel = _render_grayscale(arr, frame_view(ds, index), pi, use_lut=False)
+            np.testing.assert_array_equal(by_lut.image, by_pixel.image, err_msg=path)
+            assert by_lut.settings == by_pixel.settings, path
+            compared[str(by_lut.settings.get("voi"))] += 1
+    assert sum(compared.values()) >= 40
+    assert {"window", "percentile", "voi_lut"} <= set(compared), compared

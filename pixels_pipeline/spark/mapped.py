@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 
 from pixels_pipeline.spark.schemas import spark_schema
 
-__all__ = ["ArrowTransform", "MappedRows", "Rows", "to_dataframe"]
+__all__ = ["ArrowTransform", "MappedRows", "Rows"]
 
 ArrowTransform = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 """A ``mapInArrow`` function: Arrow batches of input rows in, batches of output rows out."""
@@ -42,8 +42,3 @@ class MappedRows:
 
 Rows = DataFrame | MappedRows
 """What the Delta writer accepts: a DataFrame, or rows still to be computed."""
-
-
-def to_dataframe(rows: Rows) -> DataFrame:
-    """``rows`` as a DataFrame."""
-    return rows.to_dataframe() if isinstance(rows, MappedRows) else rows

@@ -363,8 +363,11 @@ def _render_grayscale(
         settings["modality_lut"] = "rescale"
     else:
         settings["modality_lut"] = "none"
-    low = _lut_start(arr) if use_lut else None
-    domain = arr if low is None else np.arange(low, int(arr.max()) + 1).astype(arr.dtype)
+    value_range = _lut_range(arr) if use_lut else None
+    low, domain = None, arr
+    if value_range is not None:
+        low = value_range[0]
+        domain = np.arange(low, value_range[1] + 1).astype(arr.dtype)
     values = np.asarray(apply_modality_lut(domain, view))
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         values = np.nan_to_num(values)
@@ -384,13 +387,13 @@ def _render_grayscale(
     return DisplayImage(image=image, settings=settings)
 
 
-def _lut_start(arr: np.ndarray) -> int | None:
-    """The smallest stored value, if a lookup table over ``arr``'s value range is cheaper
+def _lut_range(arr: np.ndarray) -> tuple[int, int] | None:
+    """The smallest and largest stored value, if a lookup table over that range is cheaper
     than computing every pixel (integer data, range at most a quarter of the pixels)."""
     if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.size < _LUT_MIN_PIXELS:
         return None
     low, high = int(arr.min()), int(arr.max())
-    return low if high - low < arr.size // 4 else None
+    return (low, high) if high - low < arr.size // 4 else None
 
 
 def _lut_index(arr: np.ndarray, low: int) -> np.ndarray:

@@ -20,13 +20,12 @@ from pixels_pipeline.dicom.errors import classify
 from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import render_thumbnail
 from pixels_pipeline.spark.mapped import MappedRows
-from pixels_pipeline.spark.schemas import PATCHES, THUMBNAILS
+from pixels_pipeline.spark.schemas import KEY_COLUMNS, PATCHES, THUMBNAILS
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.archives import ZIP_SCHEME
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
 
-_INPUT = ("row_id", "path", "drop_id", "fingerprint", "is_dicom")
-_KEYS = ("row_id", "path", "drop_id", "fingerprint")  # copied to every output row
+_INPUT = (*KEY_COLUMNS, "is_dicom")
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
 # (measured with an empty mapInArrow): at 16 files per task the thumbnails stage spent
 # 21 CPU-ms per file, at 128 12.4 (1,000-file benchmark drop, 2 cores).
@@ -82,7 +81,7 @@ def _file_rows(
     warnings.filterwarnings("ignore", module="pydicom")
     for batch in batches:
         for f in batch.to_pylist():
-            keys = {k: f[k] for k in _KEYS}
+            keys = {k: f[k] for k in KEY_COLUMNS}
             try:
                 for row in rows_of(f):
                     yield {**keys, **row, "error_type": None, "error_message": None}

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 
 from pixels_pipeline.dicom.instance import empty_metadata_row, error_row, metadata_row
 from pixels_pipeline.spark.mapped import MappedRows
-from pixels_pipeline.spark.schemas import METADATA
+from pixels_pipeline.spark.schemas import KEY_COLUMNS, METADATA
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.uri import StorageOptions, open_uri
 
@@ -22,17 +22,7 @@ from pixels_pipeline.storage.uri import StorageOptions, open_uri
 # 256 and 1.9 s at 1,000 (same session, 2 cores). Rows are ~8 KB of JSON: 1,024 per task
 # stay a few MB.
 FILES_PER_TASK = 1024
-_INPUT = (
-    "row_id",
-    "path",
-    "drop_id",
-    "fingerprint",
-    "length",
-    "is_dicom",
-    "error_type",
-    "error_message",
-)
-_KEYS = ("row_id", "path", "drop_id", "fingerprint")  # copied to every output row
+_INPUT = (*KEY_COLUMNS, "length", "is_dicom", "error_type", "error_message")
 
 
 @dataclass(frozen=True)
@@ -44,7 +34,7 @@ class _Extractor:
         for batch in batches:
             rows = []
             for f in batch.to_pylist():
-                keys = {k: f[k] for k in _KEYS}
+                keys = {k: f[k] for k in KEY_COLUMNS}
                 try:
                     if f["error_type"]:  # the catalog could not read it (archive_error, ...)
                         row = {**empty_metadata_row(), "error_type": f["error_type"]}

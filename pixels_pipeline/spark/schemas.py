@@ -84,6 +84,9 @@ _KEYS = [
     _f("fingerprint", pa.string(), "object_catalog.fingerprint this row was computed from"),
 ]
 
+KEY_COLUMNS = tuple(f.name for f in _KEYS)
+"""Columns every downstream row copies from its catalog row."""
+
 THUMBNAILS = pa.schema(
     [
         *_KEYS,

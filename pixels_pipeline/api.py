@@ -6,7 +6,8 @@ user of this API. Importing it never imports dagster.
     from pixels_pipeline import api as px
     spark = px.get_spark()
     cat = px.catalog(spark, "/data/dicom/drop-001")
-    px.write_table(cat, "/data/lake", "object_catalog")
+    px.write_table(cat, "/data/lake", "object_catalog", drop_ids=["drop-001"])
+    px.register_tables(spark, "/data/lake")   # then: SELECT ... FROM pixels.object_catalog
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from pathlib import PurePosixPath
 
 from pyspark.sql import DataFrame, SparkSession
 
+from pixels_pipeline.spark import maintenance
 from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import (
-    open_table,
     partition_row_counts,
     read_table_uri,
     table_uri,
+    table_version_of,
 )
-from pixels_pipeline.spark.delta_writer import CommitResult, write_partitions
+from pixels_pipeline.spark.delta_tables import DATABASE
+from pixels_pipeline.spark.delta_tables import register_tables as _register_tables
+from pixels_pipeline.spark.delta_writer import CommitResult, replace_partitions
 from pixels_pipeline.spark.images import (
     PatchSettings,
     cut_patches,
@@ -32,6 +36,7 @@ from pixels_pipeline.spark.images import (
     thumbnail_rows,
 )
 from pixels_pipeline.spark.incremental import TableUpdate, refresh_catalog, update_partitions
+from pixels_pipeline.spark.maintenance import MaintenanceResult
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.metadata import extract_metadata, metadata_rows
 from pixels_pipeline.spark.schemas import TABLES
@@ -41,11 +46,13 @@ from pixels_pipeline.storage.landing import Drop, DropListing, list_drops
 from pixels_pipeline.storage.uri import StorageOptions, normalize_uri
 
 __all__ = [
+    "DATABASE",
     "TABLES",
     "ArchiveLimits",
     "CommitResult",
     "Drop",
     "DropListing",
+    "MaintenanceResult",
     "MappedRows",
     "PatchSettings",
     "Rows",
@@ -58,11 +65,14 @@ __all__ = [
     "cut_patches",
     "extract_metadata",
     "get_spark",
+    "history",
     "list_drops",
+    "maintain_table",
     "metadata_rows",
     "patch_rows",
+    "read_changes",
     "read_table",
-    "register_views",
+    "register_tables",
     "render_thumbnails",
     "table_uri",
     "table_version",
@@ -89,21 +99,23 @@ def catalog(
     return catalog_drops(spark, [Drop(name, uri, None)], options=options)
 
 
+def _uri(lake: str, table: str) -> str:
+    return table_uri(normalize_uri(lake), table)
+
+
 def write_table(
     rows: Rows,
     lake: str,
     table: str,
     *,
-    drop_ids: Sequence[str] | None = None,
+    drop_ids: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
 ) -> CommitResult:
-    """Replace the partitions ``drop_ids`` (default: those in ``rows``) of
-    ``<lake>/<table>`` with ``rows``, in one Delta commit. ``rows``: a DataFrame, or the
-    ``*_rows`` functions' output, computed and written in the same Python tasks."""
-    uri = table_uri(normalize_uri(lake), table)
-    return write_partitions(
-        rows, uri, TABLES[table], drop_ids=drop_ids, app_id=app_id, options=options
+    """Replace the partitions ``drop_ids`` of ``<lake>/<table>`` with ``rows`` in one Delta
+    commit (``replaceWhere``). ``rows``: a DataFrame, or the ``*_rows`` functions' output."""
+    return replace_partitions(
+        rows, _uri(lake, table), table, drop_ids=drop_ids, app_id=app_id, options=options
     )
 
 
@@ -113,38 +125,81 @@ def read_table(
     table: str,
     *,
     drop_ids: Sequence[str] | None = None,
+    version: int | None = None,
     options: StorageOptions | None = None,
 ) -> DataFrame:
-    """The current version of ``<lake>/<table>`` (optionally some partitions)."""
-    uri = table_uri(normalize_uri(lake), table)
-    return read_table_uri(spark, uri, TABLES[table], drop_ids=drop_ids, options=options)
+    """``<lake>/<table>`` (optionally some drops, optionally as of an older ``version``)."""
+    return read_table_uri(
+        spark, _uri(lake, table), TABLES[table], drop_ids=drop_ids, options=options, version=version
+    )
+
+
+def read_changes(
+    spark: SparkSession,
+    lake: str,
+    table: str,
+    *,
+    starting_version: int,
+    options: StorageOptions | None = None,
+) -> DataFrame:
+    """Change Data Feed of a silver table since ``starting_version``."""
+    return maintenance.changes(
+        spark, _uri(lake, table), starting_version=starting_version, options=options
+    )
+
+
+def history(
+    spark: SparkSession, lake: str, table: str, *, options: StorageOptions | None = None
+) -> DataFrame:
+    """``DESCRIBE HISTORY`` of ``<lake>/<table>``: one row per commit, newest first."""
+    return maintenance.history(spark, _uri(lake, table), options=options)
+
+
+def maintain_table(
+    spark: SparkSession,
+    lake: str,
+    table: str,
+    *,
+    retention_hours: int = 168,
+    allow_short_retention: bool = False,
+    options: StorageOptions | None = None,
+) -> MaintenanceResult:
+    """``OPTIMIZE ... ZORDER BY`` then ``VACUUM`` (at least 24 h retention by default)."""
+    return maintenance.optimize_and_vacuum(
+        spark,
+        _uri(lake, table),
+        table,
+        retention_hours=retention_hours,
+        allow_short_retention=allow_short_retention,
+        options=options,
+    )
 
 
 def count_rows(
     lake: str, table: str, drop_ids: Sequence[str], *, options: StorageOptions | None = None
 ) -> dict[str, int]:
     """Rows per partition, from the Delta log alone (no data files read)."""
-    return partition_row_counts(table_uri(normalize_uri(lake), table), drop_ids, options)
+    return partition_row_counts(_uri(lake, table), drop_ids, options)
 
 
 def table_version(lake: str, table: str, *, options: StorageOptions | None = None) -> int:
     """The table's current version (-1 before its first commit)."""
-    found = open_table(table_uri(normalize_uri(lake), table), options)
-    return found.version() if found is not None else -1
+    return table_version_of(_uri(lake, table), options)
 
 
-def register_views(
+def register_tables(
     spark: SparkSession,
     lake: str,
     *,
     tables: Sequence[str] | None = None,
+    database: str = DATABASE,
     options: StorageOptions | None = None,
 ) -> list[str]:
-    """Register each table of the lake as a Spark SQL temp view named like the table."""
-    names = list(tables) if tables is not None else list(TABLES)
-    for name in names:
-        read_table(spark, lake, name, options=options).createOrReplaceTempView(name)
-    return names
+    """Register the lake's tables in Spark's catalog as ``pixels.<table>`` (``USING DELTA
+    LOCATION``), so SQL can name them. Returns the registered names."""
+    return _register_tables(
+        spark, normalize_uri(lake), tables=tables, database=database, options=options
+    )
 
 
 def update_catalog(
@@ -162,9 +217,13 @@ def update_catalog(
     listing = catalog_drops(
         spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
     )
-    uri = table_uri(normalize_uri(lake), "object_catalog")
     return refresh_catalog(
-        spark, uri, listing, drop_ids=[d.drop_id for d in drops], app_id=app_id, options=options
+        spark,
+        _uri(lake, "object_catalog"),
+        listing,
+        drop_ids=[d.drop_id for d in drops],
+        app_id=app_id,
+        options=options,
     )
 
 
@@ -180,13 +239,12 @@ def update_table(
 ) -> TableUpdate:
     """Bring a downstream table's ``drop_ids`` partitions in line with the catalog:
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
-    go, the rest is kept; one commit, or none if nothing changed."""
-    lake_uri = normalize_uri(lake)
-    catalog = read_table(spark, lake_uri, "object_catalog", drop_ids=drop_ids, options=options)
+    go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
+    catalog = read_table(spark, lake, "object_catalog", drop_ids=drop_ids, options=options)
     return update_partitions(
         spark,
-        table_uri(lake_uri, table),
-        TABLES[table],
+        _uri(lake, table),
+        table,
         catalog,
         build,
         drop_ids=drop_ids,

@@ -1,8 +1,9 @@
-"""Table maintenance: a job and a daily schedule that compact small files and vacuum."""
+"""Table maintenance: a job and a nightly schedule that cluster and vacuum every table."""
 
 from dagster import (
     Config,
     DefaultScheduleStatus,
+    Failure,
     OpExecutionContext,
     ScheduleDefinition,
     job,
@@ -11,46 +12,60 @@ from dagster import (
 from pydantic import Field
 
 from pixels_pipeline import api
-from pixels_pipeline.resources import LakeResource
-from pixels_pipeline.spark.delta_writer import compact_and_vacuum
+from pixels_pipeline.resources import LakeResource, SparkResource
 
 
 class MaintenanceConfig(Config):  # type: ignore[misc]
     retention_hours: int = Field(
-        default=168, description="keep time travel (and unreferenced files) this long"
+        default=168,
+        ge=1,
+        description="keep time travel (and unreferenced files) this long; at least 24 "
+        "unless allow_short_retention",
     )
-    target_file_mb: int = Field(default=128, description="compaction target file size")
+    allow_short_retention: bool = Field(
+        default=False, description="permit retention_hours below 24 (breaks older readers)"
+    )
 
 
-@op(description="Compact small data files and vacuum every table of the lake.")
-def compact_and_vacuum_tables(
-    context: OpExecutionContext, config: MaintenanceConfig, lake: LakeResource
+@op(description="OPTIMIZE ... ZORDER BY and VACUUM every table of the lake.")
+def optimize_and_vacuum_tables(
+    context: OpExecutionContext, config: MaintenanceConfig, spark: SparkResource, lake: LakeResource
 ) -> None:
     options = lake.storage_options()
+    session = spark.get_session()
+    failed: list[str] = []
     for table in api.TABLES:
-        uri = api.table_uri(lake.lake_uri(), table)
         if api.table_version(lake.lake_uri(), table, options=options) < 0:
             continue
-        result = compact_and_vacuum(
-            uri,
-            retention_hours=config.retention_hours,
-            target_file_bytes=config.target_file_mb * 1024 * 1024,
-            options=options,
-        )
+        try:
+            result = api.maintain_table(
+                session,
+                lake.lake_uri(),
+                table,
+                retention_hours=config.retention_hours,
+                allow_short_retention=config.allow_short_retention,
+                options=options,
+            )
+        except Exception as error:  # e.g. a conflict with an ingest: go on with the others
+            failed.append(table)
+            context.log.warning(f"{table}: maintenance failed: {type(error).__name__}")
+            continue
         context.log.info(
-            f"{table}: {result.files_before} -> {result.files_after} data files, "
-            f"{result.files_deleted_by_vacuum} deleted by vacuum, version {result.version}"
+            f"{table}: OPTIMIZE added {result.files_added} and removed {result.files_removed} "
+            f"data files, VACUUM deleted {result.files_deleted}, version {result.version}"
         )
+    if failed:
+        raise Failure(description=f"maintenance failed for {', '.join(failed)}")
 
 
-@job(description="Compaction and vacuum of all tables (no Spark needed).")
+@job(description="OPTIMIZE (Z-ordered) and VACUUM of all tables.")
 def maintenance_job() -> None:
-    compact_and_vacuum_tables()
+    optimize_and_vacuum_tables()
 
 
 maintenance_schedule = ScheduleDefinition(
     job=maintenance_job,
     cron_schedule="0 3 * * *",
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Nightly compaction and vacuum.",
+    description="Nightly OPTIMIZE and VACUUM.",
 )

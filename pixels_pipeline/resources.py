@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from dagster import Config, ConfigurableResource, InitResourceContext
-from pydantic import Field, PrivateAttr
+from dagster_pyspark import LazyPySparkResource
+from dagster_spark.utils import flatten_dict
+from pydantic import Field
 from pyspark.sql import SparkSession
 
 from pixels_pipeline.spark.session import SparkSettings, get_spark
@@ -18,31 +21,44 @@ from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
 SPARK_MASTER_VARIABLE = "PIXELS_SPARK_MASTER"
 
 
-class SparkResource(ConfigurableResource):  # type: ignore[misc,type-arg]
-    """One Spark session per run (the in-process executor shares it across steps)."""
+class SparkResource(LazyPySparkResource):  # type: ignore[misc]
+    """dagster-pyspark's lazy session resource, started with Delta Lake: one session per
+    run (the in-process executor shares it across steps), none for runs that need none.
 
+    Why a subclass: its ``spark_session_from_config`` feeds every setting to
+    ``SparkSession.builder.config`` and cannot serve a Spark Connect master (``sc://``:
+    static settings such as ``spark.jars`` belong to the server), and the Delta jars are
+    located when the session starts (``PIXELS_SPARK_JARS``), not when definitions load.
+    """
+
+    spark_config: dict[str, Any] = Field(
+        default_factory=dict, description="extra spark.* settings (nested dicts are flattened)"
+    )
     master: str | None = Field(
         default=None,
-        description="local[*], spark://host:7077, k8s://https://host:443; "
+        description="local[*], spark://host:7077, sc://host:15002, k8s://https://host:443; "
         "unset: $PIXELS_SPARK_MASTER at run time, else local[*]",
     )
-    conf: dict[str, str] = Field(default_factory=dict, description="extra spark.* settings")
     stop_at_teardown: bool = Field(
         default=True, description="stop the session when the run ends (off to share it in tests)"
     )
-    _session: SparkSession | None = PrivateAttr(default=None)
+
+    def _init_session(self) -> None:
+        if self._spark_session is None:
+            master = self.master or os.environ.get(SPARK_MASTER_VARIABLE) or "local[*]"
+            flat = flatten_dict(self.spark_config)  # type: ignore[no-untyped-call]
+            conf = {key: str(value) for key, value in flat}
+            self._spark_session = get_spark(SparkSettings(master=master, conf=conf))
 
     def get_session(self) -> SparkSession:
-        """Start the session on first use, so runs that need no Spark start no JVM."""
-        if self._session is None:
-            master = self.master or os.environ.get(SPARK_MASTER_VARIABLE) or "local[*]"
-            self._session = get_spark(SparkSettings(master=master, conf=self.conf))
-        return self._session
+        """Start the session on first use."""
+        session: SparkSession = self.spark_session
+        return session
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._session is not None and self.stop_at_teardown:
-            self._session.stop()
-            self._session = None
+        if self._spark_session is not None and self.stop_at_teardown:
+            self._spark_session.stop()
+            self._spark_session = None
 
 
 class ObjectStoreConfig(Config):  # type: ignore[misc]

@@ -62,6 +62,7 @@ def object_catalog(
             ),
             app_id=app_id(context, TABLE, drop_ids),
         )
+    api.register_tables(session, lake_uri, tables=[TABLE], options=options)
     written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)
     dicom = written.where("is_dicom").count()
     files = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())

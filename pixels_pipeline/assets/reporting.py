@@ -73,6 +73,7 @@ def materialization_metadata(
         "errors_by_type": MetadataValue.json(errors),
         "table_version": MetadataValue.int(version),
         "committed": MetadataValue.bool(commit is not None and not commit.skipped),
+        "operation": MetadataValue.text(commit.operation if commit else "none"),
         "duration_s": MetadataValue.float(round(seconds, 3)),
         "files_per_s": MetadataValue.float(
             round(update.processed / seconds, 2) if seconds > 0 else 0.0
@@ -120,6 +121,7 @@ def run_silver_stage(
             options=options,
             app_id=app_id(context, table, drop_ids),
         )
+    api.register_tables(session, lake_uri, tables=[table], options=options)
     rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
     written = api.read_table(session, lake_uri, table, drop_ids=drop_ids, options=options)
     errors = errors_by_type(written)

@@ -56,7 +56,10 @@ def write_catalog(
     """``object_catalog`` for the drop (the input of every other stage)."""
     with measure(exclude) as m:
         commit = api.write_table(
-            api.catalog(spark, str(drop_dir), drop_id=drop_id), str(lake), "object_catalog"
+            api.catalog(spark, str(drop_dir), drop_id=drop_id),
+            str(lake),
+            "object_catalog",
+            drop_ids=[drop_id],
         )
     return StageRun(m, commit.rows, _errors(spark, lake, "object_catalog", drop_id))
 
@@ -129,7 +132,7 @@ def run_end_to_end(
             partition_key=drop_id,
             instance=instance,
             resources={
-                "spark": SparkResource(conf=SPARK_CONF, stop_at_teardown=False),
+                "spark": SparkResource(spark_config=SPARK_CONF, stop_at_teardown=False),
                 "lake": LakeResource(landing=str(landing), lake=str(lake)),
             },
         )

@@ -10,8 +10,24 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from pixels_pipeline.spark.jars import explain_start_failure, jar_conf
+
+# Delta Lake: SQL extension (MERGE, OPTIMIZE, VACUUM, DESCRIBE HISTORY) and the catalog that
+# makes `USING DELTA` tables. A Spark Connect server must be started with the same two.
+DELTA_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
 # Settings every pipeline session needs: Arrow transfer, UTC timestamps, small shuffles.
 _BASE_CONF: dict[str, str] = {
+    **DELTA_CONF,
+    "spark.sql.parquet.compression.codec": "zstd",
+    # Tables stay readable by delta-rs' pyarrow scanner and polars (no deletion vectors).
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    # Delta rebuilds a table's state from its log in this many tasks (default 50): our
+    # logs are small, and 50 tiny tasks per snapshot dominated small writes here.
+    "spark.databricks.delta.snapshotPartitions": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "256",
@@ -23,7 +39,8 @@ _BASE_CONF: dict[str, str] = {
 _SESSION_CONF = {
     k: v
     for k, v in _BASE_CONF.items()
-    if k.startswith("spark.sql.") and k != "spark.sql.execution.arrow.pyspark.enabled"
+    if (k.startswith(("spark.sql.", "spark.databricks.delta.")) and k not in DELTA_CONF)
+    and k != "spark.sql.execution.arrow.pyspark.enabled"
 }
 
 
@@ -53,10 +70,14 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
         for key, value in {**_SESSION_CONF, **dict(cfg.conf)}.items():
             remote = remote.config(key, value)
         return remote.getOrCreate()
+    conf = {**_BASE_CONF, **jar_conf(cfg.master), **dict(cfg.conf)}
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
-    for key, value in {**_BASE_CONF, **dict(cfg.conf)}.items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as error:
+        raise explain_start_failure(error, conf) from error
     spark.sparkContext.setLogLevel("WARN")
     return spark
 

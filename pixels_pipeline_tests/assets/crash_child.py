@@ -17,7 +17,7 @@ def main(landing: str, lake: str, drop_id: str) -> None:
         partition_key=drop_id,
         instance=instance,
         resources={
-            "spark": SparkResource(master="local[1]", conf={"spark.ui.enabled": "false"}),
+            "spark": SparkResource(master="local[1]", spark_config={"spark.ui.enabled": "false"}),
             "lake": LakeResource(landing=landing, lake=lake),
         },
     )

@@ -1,7 +1,6 @@
 """kill -9 in the middle of a write, then rerun and maintenance, on real tables."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,11 +11,12 @@ from typing import Any
 import deltalake
 import pytest
 from dagster import DagsterInstance
+from dagster._core.errors import DagsterExecutionStepExecutionError
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.maintenance import maintenance_job
-from pixels_pipeline.resources import LakeResource
+from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.samples import copy_drop, find_test_file
 from pixels_pipeline.spark.delta_writer import PAUSE_MARKER
 
@@ -24,11 +24,12 @@ from ..conftest import materialize_drop
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster, pytest.mark.slow]
 DROP = "crashy"
+LATE = "late"
 CHILD = Path(__file__).with_name("crash_child.py")
 
 
-def ingest(instance: DagsterInstance, landing: Path, lake: Path) -> None:
-    result = materialize_drop([object_catalog, metadata], DROP, landing, lake, instance=instance)
+def ingest(instance: DagsterInstance, landing: Path, lake: Path, drop_id: str) -> None:
+    result = materialize_drop([object_catalog, metadata], drop_id, landing, lake, instance=instance)
     assert result.success
 
 
@@ -48,21 +49,20 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
 ) -> None:
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     files = [find_test_file(n) for n in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm")]
-    drop = copy_drop(landing, DROP, [f for f in files if f is not None])
+    copy_drop(landing, DROP, [f for f in files if f is not None])
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("drops", [DROP])
-    ingest(instance, landing, lake)
+    instance.add_dynamic_partitions("drops", [DROP, LATE])
+    ingest(instance, landing, lake, DROP)
     versions = {
         t: deltalake.DeltaTable(str(lake / t)).version() for t in ("object_catalog", "metadata")
     }
     before = data_files(lake / "object_catalog")
 
-    extra = find_test_file("JPEG2000.dcm")
-    assert extra is not None
-    shutil.copy2(extra, drop / "late.dcm")
+    extra = [find_test_file(n) for n in ("JPEG2000.dcm", "MR_small_RLE.dcm")]
+    copy_drop(landing, LATE, [f for f in extra if f is not None])
     env = {**os.environ, "PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT": "300"}
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(landing), str(lake), DROP],
+        [sys.executable, str(CHILD), str(landing), str(lake), LATE],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -78,32 +78,51 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
 
-    # The killed run wrote data files but never committed them.
+    # The killed run's Spark tasks had started writing data files; Delta never committed.
     orphans = data_files(lake / "object_catalog") - before
     assert orphans, "the child was killed before writing anything"
     for table, version in versions.items():
         assert deltalake.DeltaTable(str(lake / table)).version() == version
-    assert "late.dcm" not in {
-        p.rsplit("/", 1)[-1] for p in snapshot(lake, "object_catalog").column("path").to_pylist()
-    }
+    assert LATE not in set(snapshot(lake, "object_catalog").column("drop_id").to_pylist())
 
     # The rerun produces exactly the rows a clean run would.
-    ingest(instance, landing, lake)
     clean_lake = tmp_path / "clean_lake"
-    ingest(instance, landing, clean_lake)
+    for drop_id in (DROP, LATE):
+        ingest(instance, landing, lake, drop_id)
+        ingest(instance, landing, clean_lake, drop_id)
     for table in ("object_catalog", "metadata"):
         assert snapshot(lake, table).equals(snapshot(clean_lake, table)), table
 
-    # Maintenance removes the orphans and compacts; the history stays visible.
+    # Maintenance: a retention under 24 h is refused unless explicitly allowed.
+    with pytest.raises(DagsterExecutionStepExecutionError):
+        maintenance_job.execute_in_process(
+            run_config=_maintenance_config(retention_hours=0, allow=False),
+            resources=_maintenance_resources(landing, lake),
+        )
+    # Allowed, it removes the orphans and clusters each drop into one file (OPTIMIZE
+    # ZORDER BY); the history stays visible.
     result = maintenance_job.execute_in_process(
-        run_config={"ops": {"compact_and_vacuum_tables": {"config": {"retention_hours": 0}}}},
-        resources={"lake": LakeResource(landing=str(landing), lake=str(lake))},
+        run_config=_maintenance_config(retention_hours=0, allow=True),
+        resources=_maintenance_resources(landing, lake),
     )
     assert result.success
     remaining = data_files(lake / "object_catalog")
     assert not (orphans & remaining)
     table = deltalake.DeltaTable(str(lake / "object_catalog"))
-    assert len(table.file_uris()) == 1  # compacted
-    assert len(table.history()) >= 3
+    assert len(table.file_uris()) == 2  # one per drop
+    operations = [c["operation"] for c in table.history()]
+    assert "OPTIMIZE" in operations and operations.count("WRITE") >= 2
     for name in ("object_catalog", "metadata"):
         assert snapshot(lake, name).equals(snapshot(clean_lake, name)), name
+
+
+def _maintenance_config(*, retention_hours: int, allow: bool) -> dict[str, Any]:
+    config = {"retention_hours": retention_hours, "allow_short_retention": allow}
+    return {"ops": {"optimize_and_vacuum_tables": {"config": config}}}
+
+
+def _maintenance_resources(landing: Path, lake: Path) -> dict[str, Any]:
+    return {
+        "lake": LakeResource(landing=str(landing), lake=str(lake)),
+        "spark": SparkResource(master="local[2]", stop_at_teardown=False),
+    }

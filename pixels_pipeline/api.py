@@ -36,7 +36,7 @@ from pixels_pipeline.spark.images import (
     thumbnail_rows,
 )
 from pixels_pipeline.spark.incremental import TableUpdate, refresh_catalog, update_partitions
-from pixels_pipeline.spark.maintenance import MaintenanceResult
+from pixels_pipeline.spark.maintenance import MIN_RETENTION_HOURS, MaintenanceResult
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.metadata import extract_metadata, metadata_rows
 from pixels_pipeline.spark.schemas import TABLES
@@ -47,6 +47,7 @@ from pixels_pipeline.storage.uri import StorageOptions, normalize_uri
 
 __all__ = [
     "DATABASE",
+    "MIN_RETENTION_HOURS",
     "TABLES",
     "ArchiveLimits",
     "CommitResult",

@@ -18,7 +18,7 @@ from pixels_pipeline.resources import LakeResource, SparkResource
 class MaintenanceConfig(Config):  # type: ignore[misc]
     retention_hours: int = Field(
         default=168,
-        ge=1,
+        ge=0,
         description="keep time travel (and unreferenced files) this long; at least 24 "
         "unless allow_short_retention",
     )
@@ -31,6 +31,11 @@ class MaintenanceConfig(Config):  # type: ignore[misc]
 def optimize_and_vacuum_tables(
     context: OpExecutionContext, config: MaintenanceConfig, spark: SparkResource, lake: LakeResource
 ) -> None:
+    if config.retention_hours < api.MIN_RETENTION_HOURS and not config.allow_short_retention:
+        raise Failure(
+            description=f"retention_hours={config.retention_hours} is below "
+            f"{api.MIN_RETENTION_HOURS}; set allow_short_retention to force it"
+        )
     options = lake.storage_options()
     session = spark.get_session()
     failed: list[str] = []

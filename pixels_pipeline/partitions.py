@@ -13,6 +13,11 @@ from dagster import (
 
 drops_partitions = DynamicPartitionsDefinition(name="drops")
 
+# Every table-writing step takes a slot of this pool. dagster.yaml limits it to 1, so
+# steps of concurrent runs commit one at a time: Delta's S3 log store is safe for one
+# writer at a time only (its multi-driver DynamoDB log store is not on Maven Central).
+LAKE_WRITE_POOL = "pixels_lake_writes"
+
 
 def drop_asset(
     *,
@@ -31,4 +36,5 @@ def drop_asset(
         description=description,
         deps=list(deps),
         check_specs=list(check_specs),
+        pool=LAKE_WRITE_POOL,
     )

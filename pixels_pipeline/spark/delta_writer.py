@@ -204,14 +204,14 @@ def merge_partitions(
 
 def _with_pause(frame: DataFrame, schema: pa.Schema | None) -> DataFrame:
     """Fault injection for crash tests: with ``PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT=<s>`` the
-    write's tasks announce on stderr that they are writing data files, then wait, so a
-    test can kill the run before Delta commits. Unset (always, in production): unchanged."""
+    write runs as two tasks; the first writes its data file, the second announces on
+    stderr that it is pausing, then waits, so a test can kill the run after data files
+    were written and before Delta commits. Unset (always, in production): unchanged."""
     seconds = os.environ.get("PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT")
     if not seconds:
         return frame
-    return frame.mapInArrow(
-        _Pause(float(seconds)), frame.schema if schema is None else spark_schema(schema)
-    )
+    out = frame.schema if schema is None else spark_schema(schema)
+    return frame.repartition(2).mapInArrow(_Pause(float(seconds)), out)
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,10 @@ class _Pause:
     seconds: float
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None and context.partitionId() > 0:
+            print(PAUSE_MARKER, file=sys.stderr, flush=True)
+            time.sleep(self.seconds)
         yield from batches
-        print(PAUSE_MARKER, file=sys.stderr, flush=True)
-        time.sleep(self.seconds)

@@ -82,6 +82,12 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     return spark
 
 
+def server_conf() -> dict[str, str]:
+    """The settings a pipeline session needs, for a server started outside Python (a Spark
+    Connect server): Delta, Arrow, UTC, small shuffles."""
+    return dict(_BASE_CONF)
+
+
 def is_connect_url(master: str) -> bool:
     return master.startswith("sc://")
 

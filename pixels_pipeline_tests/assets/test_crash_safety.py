@@ -10,8 +10,7 @@ from typing import Any
 
 import deltalake
 import pytest
-from dagster import DagsterInstance
-from dagster._core.errors import DagsterExecutionStepExecutionError
+from dagster import DagsterInstance, Failure
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
@@ -74,6 +73,9 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
     for line in child.stderr:
         if PAUSE_MARKER in line or time.monotonic() > deadline:
             break
+    # The task paused after handing its rows over; wait until Spark has opened its file.
+    while not data_files(lake / "object_catalog") - before and time.monotonic() < deadline:
+        time.sleep(0.2)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
@@ -94,7 +96,7 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
         assert snapshot(lake, table).equals(snapshot(clean_lake, table)), table
 
     # Maintenance: a retention under 24 h is refused unless explicitly allowed.
-    with pytest.raises(DagsterExecutionStepExecutionError):
+    with pytest.raises(Failure, match="below 24"):
         maintenance_job.execute_in_process(
             run_config=_maintenance_config(retention_hours=0, allow=False),
             resources=_maintenance_resources(landing, lake),

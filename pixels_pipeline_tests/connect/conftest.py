@@ -14,6 +14,8 @@ from pathlib import Path
 import pyspark
 import pytest
 
+from pixels_pipeline.spark.connect_server import server_command
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -34,22 +36,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [
-                str(spark_home / "bin" / "spark-submit"),
-                "--class",
-                "org.apache.spark.sql.connect.service.SparkConnectServer",
-                "--master",
-                "local[2]",
-                "--conf",
-                f"spark.connect.grpc.binding.port={port}",
-                "--conf",
-                "spark.connect.grpc.binding.address=127.0.0.1",
-                "--conf",
-                "spark.ui.enabled=false",
-                "--conf",
-                "spark.sql.session.timeZone=UTC",
-                "spark-internal",
-            ],
+            server_command(port, master="local[2]"),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -29,8 +29,8 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def parse_config(argv: Sequence[str] | None = None) -> ScpConfig:
-    """Settings from the command line, with the environment as defaults."""
+def parse_args(argv: Sequence[str] | None = None) -> tuple[ScpConfig, str]:
+    """Settings from the command line, with the environment as defaults; and the log level."""
     parser = argparse.ArgumentParser(prog="python -m pixels_pipeline.scp", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -79,16 +79,14 @@ def parse_config(argv: Sequence[str] | None = None) -> ScpConfig:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
-    )
-    # pynetdicom logs SOP Instance UIDs (and, at debug, datasets): keep it to warnings.
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
-    return config
+    return config, args.log_level.upper()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    config = parse_config(argv)
+    config, log_level = parse_args(argv)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(message)s")
+    # pynetdicom logs SOP Instance UIDs (and, at debug, datasets): keep it to warnings.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     options = with_env_defaults(
         StorageOptions(anonymous=anonymous_from_env(os.environ)), os.environ
     )

@@ -19,6 +19,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
+from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
@@ -128,7 +129,6 @@ class StorageScp:
         ae.add_supported_context(Verification)
         ae.maximum_associations = self.config.max_associations
         ae.network_timeout = self.config.network_timeout_s
-        ae.require_calling_aet = [t.strip() for t in self.config.allowed_ae_titles]
         return ae
 
     def _handlers(self) -> list[Any]:
@@ -144,19 +144,27 @@ class StorageScp:
         ]
 
     def _on_requested(self, event: Event) -> None:
-        address = str(event.assoc.requestor.address)
+        """The allow-lists, checked before negotiation: a refused caller gets an
+        A-ASSOCIATE-RJ (rejected permanent, by the service user) and stores nothing."""
+        request = cast(A_ASSOCIATE, event.assoc.requestor.primitive)
+        address, ae_title = str(event.assoc.requestor.address), str(request.calling_ae_title)
         if not self.config.address_allowed(address):
-            # Rejected permanent, by the service user, no reason given.
-            event.assoc.acse.send_reject(0x01, 0x01, 0x01)
-            event.assoc.kill()
-            self._count("rejected")
-            LOGGER.warning(f"rejected an association from {address}: address not allowed")
+            reason, diagnostic = "address not allowed", 0x01  # no reason given
+        elif not self.config.ae_title_allowed(ae_title):
+            reason, diagnostic = "calling AE title not allowed", 0x03  # not recognised
+        else:
+            return
+        self._count("rejected")  # before the reply: the peer may look at once
+        LOGGER.warning(f"rejected an association from {ae_title.strip()!r} at {address}: {reason}")
+        event.assoc.acse.send_reject(0x01, 0x01, diagnostic)
+        event.assoc.kill()  # as pynetdicom does after its own rejections
 
     def _on_rejected(self, event: Event) -> None:
+        """Rejections by pynetdicom itself, after the allow-lists passed."""
         self._count("rejected")
         LOGGER.warning(
-            f"rejected an association from calling AE {event.assoc.requestor.ae_title!r} "
-            "(AE title not allowed or association limit reached)"
+            f"rejected an association from {str(event.assoc.requestor.ae_title).strip()!r}: "
+            f"{self.config.max_associations} association(s) already open"
         )
 
     def _on_accepted(self, event: Event) -> None:

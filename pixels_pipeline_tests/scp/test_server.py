@@ -55,6 +55,7 @@ def test_storescu_association_lands_one_drop_as_sent(
     (drop,) = wait_for_drops(running.landing, 1)
     assert re.fullmatch(r"scp-STORESCU-\d{8}T\d{6}Z-[0-9a-f]{8}", drop.name)
     assert_same_instances(drop, files)
+    assert wait_until(lambda: running.scp.stats().drops_completed == 1)  # counted after _SUCCESS
     stats = running.scp.stats()
     assert (stats.files_stored, stats.drops_completed, stats.store_failures) == (len(files), 1, 0)
     # Logs carry counts and drop ids: no UIDs, patient names or ids, no paths.
@@ -142,6 +143,7 @@ def test_association_limit_rejects_the_extra_association(start_scp: StartScp) ->
     assert held.is_established
     extra = second.associate("127.0.0.1", running.port, ae_title=CALLED_AE)
     assert extra.is_rejected
+    assert wait_until(lambda: running.scp.stats().rejected == 1)
     assert held.send_c_store(sample_files("CT_small.dcm")[0]).Status == SUCCESS
     held.release()
     assert len(wait_for_drops(running.landing, 1)) == 1

@@ -91,6 +91,25 @@ def build_corpus(drop_dir: Path, n_files: int) -> Corpus:
     return Corpus(drop_dir, tuple(files), total, counts)
 
 
+def add_late_files(corpus: Corpus, n_files: int) -> list[Path]:
+    """``n_files`` more files in ``<drop>/late/``: copies of the drop's first files with new
+    UIDs, as a late upload to an ingested drop; ``_SUCCESS`` is touched again."""
+    folder = corpus.drop_dir / "late"
+    folder.mkdir(exist_ok=True)
+    added = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, source in enumerate(corpus.files[:n_files]):
+            ds = pydicom.dcmread(source)
+            target = folder / f"{i:06d}_{source.name}"
+            target.write_bytes(
+                _copy_bytes(ds, study=ds.StudyInstanceUID, series=ds.SeriesInstanceUID)
+            )
+            added.append(target)
+    (corpus.drop_dir / SUCCESS_MARKER).write_text("")
+    return added
+
+
 def _copy_bytes(ds: pydicom.Dataset, *, study: str, series: str) -> bytes:
     """``ds`` saved with its own encoding and new UIDs (``ds`` is changed in place)."""
     uid = generate_uid()

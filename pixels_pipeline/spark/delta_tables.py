@@ -7,6 +7,7 @@ Every table is created by Spark SQL (``CREATE TABLE ... USING DELTA``) at
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 DATABASE = "pixels"
+_CREATE_ATTEMPTS = 6
 SILVER_TABLES = ("metadata", "thumbnails", "patches")
 # Big values whose min/max statistics would only cost time: never used to skip files.
 _NO_STATS = {"meta", "settings", "thumbnail_png", "data", "shape", "path_tags", "error_message"}
@@ -106,7 +108,9 @@ def ensure_table(
     version of the pipeline) the properties it lacks, in one ``ALTER TABLE``."""
     schema = TABLES[table]
     wanted = properties_for(table, schema)
-    if not table_exists(uri, options):
+    for attempt in range(_CREATE_ATTEMPTS):
+        if table_exists(uri, options):
+            break
         try:
             spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {path_identifier(uri)} ({_columns_ddl(schema)}) "
@@ -115,8 +119,11 @@ def ensure_table(
             )
             return
         except Exception:
-            if not table_exists(uri, options):
-                raise  # not a lost creation race with another run
+            # Another run creating the same table at once: its log appears in a moment
+            # (Delta refuses a location that is no longer empty). Anything else persists.
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
     current = LogReader(uri, storage_options=_log_options(options)).metadata().configuration
     missing = {k: v for k, v in wanted.items() if current.get(k) != v}
     if missing:

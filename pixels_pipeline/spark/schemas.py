@@ -13,12 +13,8 @@ PARTITION_COLUMN = "drop_id"
 _TS = pa.timestamp("us", tz="UTC")
 
 
-PRECOMPRESSED = "pixels_pipeline.precompressed"  # field metadata: value is already compressed
-
-
-def _f(name: str, dtype: pa.DataType, comment: str, *, precompressed: bool = False) -> pa.Field:
-    metadata = {"comment": comment, **({PRECOMPRESSED: "true"} if precompressed else {})}
-    return pa.field(name, dtype, nullable=True, metadata=metadata)
+def _f(name: str, dtype: pa.DataType, comment: str) -> pa.Field:
+    return pa.field(name, dtype, nullable=True, metadata={"comment": comment})
 
 
 _ERROR_FIELDS = [
@@ -98,7 +94,6 @@ THUMBNAILS = pa.schema(
             "thumbnail_png",
             pa.binary(),
             "PNG bytes, 8-bit grey or RGB, longest side max_size",
-            precompressed=True,
         ),
         _f("width", pa.int32(), "thumbnail width in pixels"),
         _f("height", pa.int32(), "thumbnail height in pixels"),
@@ -138,17 +133,3 @@ TABLES: dict[str, pa.Schema] = {
 def spark_schema(schema: pa.Schema) -> StructType:
     """The Spark StructType of an Arrow table schema (timestamps stay UTC-aware)."""
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
-
-
-def parquet_compression(schema: pa.Schema) -> dict[str, str]:
-    """zstd per column, none for values that are compressed already (PNG bytes): a second
-    compression only costs CPU."""
-    return {
-        f.name: "none" if (f.metadata or {}).get(PRECOMPRESSED.encode()) == b"true" else "zstd"
-        for f in schema
-    }
-
-
-def data_schema(schema: pa.Schema) -> pa.Schema:
-    """The columns stored in Parquet data files: all but the partition column."""
-    return pa.schema([f for f in schema if f.name != PARTITION_COLUMN])

@@ -28,6 +28,9 @@ _BASE_CONF: dict[str, str] = {
     # Delta rebuilds a table's state from its log in this many tasks (default 50): our
     # logs are small, and 50 tiny tasks per snapshot dominated small writes here.
     "spark.databricks.delta.snapshotPartitions": "4",
+    # VACUUM lists a table's folders in a job of this many tasks (default 10,000): one
+    # VACUUM of a small table took 166 s here, 17 s with 8.
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "256",

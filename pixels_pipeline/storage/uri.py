@@ -64,8 +64,6 @@ class StorageOptions:
             out["AWS_SESSION_TOKEN"] = self.session_token
         if self.anonymous:
             out["AWS_SKIP_SIGNATURE"] = "true"
-        # Single-writer-per-partition commits need no external lock for this pipeline.
-        out["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
         # object_store retries transient errors (5xx, timeouts, refused connections) with
         # exponential backoff; its defaults (10 retries, 3 min) would hang a run for minutes.
         out["max_retries"] = str(max(self.max_attempts - 1, 0))

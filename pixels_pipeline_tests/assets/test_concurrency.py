@@ -84,7 +84,7 @@ def test_two_runs_of_two_drops_at_once_both_land(tmp_path: Path) -> None:
         for d in names
     ]
     for child in children:
-        _, err = child.communicate(timeout=300)
+        _, err = child.communicate(timeout=600)
         assert child.returncode == 0, err[-3000:]
     for table in ("object_catalog", "metadata"):
         rows = deltalake.DeltaTable(str(lake / table)).to_pyarrow_table().to_pylist()

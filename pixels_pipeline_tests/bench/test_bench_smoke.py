@@ -70,6 +70,10 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     every = result["end_to_end_all_assets"]  # the extra run with patches, no ratio
     assert every["assets"] == sorted([*ASSETS.split(","), "patches"])
     assert every["files_per_s"] > 0 and set(every["asset_seconds"]) == set(every["assets"])
+    # The late files (1 %, at least one) are all the second run of every asset computes.
+    incremental = result["incremental"]
+    assert incremental["files_added"] >= 1 and incremental["seconds"] > 0
+    assert incremental["asset_seconds"]["metadata"] is not None
     # Frame-by-frame decoding keeps memory bounded: a thumbnail or every patch of the
     # largest multi-frame file needs far less than decoding its whole volume.
     memory = result["memory"]

@@ -226,7 +226,7 @@ def test_server_lost_mid_run_fails_safely_and_retry_succeeds(
     assert [e.step_key for e in failed.get_step_failure_events()] == ["metadata"]
     assert [e.step_key for e in failed.get_step_success_events()] == ["object_catalog"]
     # The tables are intact: metadata still at its previous version, the same rows.
-    assert table_version(f"{lake_uri}/metadata", direct) == 0
+    assert table_version(f"{lake_uri}/metadata", direct) == 1  # created, written once
     after_failure = read_table(f"{lake_uri}/metadata", direct)
     assert after_failure.sort_by("path").equals(before.sort_by("path"))
     assert not deltalake.DeltaTable.is_deltatable(

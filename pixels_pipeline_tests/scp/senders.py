@@ -3,7 +3,9 @@ that what landed equals what was sent."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import subprocess
 import threading
 import time
@@ -17,7 +19,19 @@ from pixels_pipeline.samples import pydicom_test_files
 from pixels_pipeline.storage.landing import SUCCESS_MARKER
 
 CALLED_AE = "PIXELS"
-STORESCU = shutil.which("storescu")
+
+
+def _dcmtk_storescu() -> str | None:
+    """dcmtk's storescu: pynetdicom installs a ``storescu`` script of its own into the
+    venv, which comes first on PATH, so look past it."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("storescu", path=folder)
+        if found and Path(found).resolve().parent != Path(sys.executable).resolve().parent:
+            return found
+    return None
+
+
+STORESCU = _dcmtk_storescu()
 NO_STORESCU = "dcmtk's storescu is not installed (apt-get install dcmtk; .ci/run does it as root)"
 
 # Real files with distinct SOP Instance UIDs, one per transfer syntax (pydicom 3.0 test files).

@@ -49,7 +49,9 @@ def test_metadata_written_in_the_writer_tasks_equals_the_dataframe(
     catalog = api.catalog(spark, str(landing / TEST_FILES_DROP))
     fingerprints = {r["row_id"]: r["fingerprint"] for r in catalog.collect()}
     frame = {r["row_id"]: r.asDict() for r in api.extract_metadata(catalog).collect()}
-    commit = api.write_table(api.metadata_rows(catalog), str(tmp_path), "metadata")
+    commit = api.write_table(
+        api.metadata_rows(catalog), str(tmp_path), "metadata", drop_ids=[TEST_FILES_DROP]
+    )
     assert commit.rows == len(frame) == len(all_test_files())
     written = api.read_table(spark, str(tmp_path), "metadata").collect()
     assert {r["row_id"]: r["fingerprint"] for r in written} == fingerprints
@@ -106,7 +108,9 @@ def test_file_gone_before_metadata_is_a_read_error_row(spark: SparkSession, tmp_
     ct, mr = find_test_file("CT_small.dcm"), find_test_file("MR_small.dcm")
     assert ct is not None and mr is not None
     drop = copy_drop(tmp_path, "later", [ct, mr])
-    api.write_table(api.catalog(spark, str(drop)), str(tmp_path / "lake"), "object_catalog")
+    api.write_table(
+        api.catalog(spark, str(drop)), str(tmp_path / "lake"), "object_catalog", drop_ids=["later"]
+    )
     (drop / "MR_small.dcm").unlink()
     catalog = api.read_table(spark, str(tmp_path / "lake"), "object_catalog")
     rows = {r["path"].rsplit("/", 1)[-1]: r for r in api.extract_metadata(catalog).collect()}

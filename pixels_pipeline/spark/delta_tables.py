@@ -143,6 +143,7 @@ def register_tables(
     """Register the lake's existing tables as ``<database>.<table>`` (external tables,
     ``USING DELTA LOCATION``); a name pointing at another lake is re-pointed."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    listed = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {database}").collect()}
     names = []
     for table in tables if tables is not None else list(TABLES):
         uri = join_uri(lake_uri, table)
@@ -150,12 +151,15 @@ def register_tables(
             continue
         name = qualified_name(table, database)
         location = spark_path(uri)
-        if spark.catalog.tableExists(name):
-            described = spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()
+        if table in listed:
+            try:
+                described = spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()
+            except Exception:  # its old location is gone or unreachable
+                described = None
             if described is not None and _same_location(described[0], location):
                 names.append(name)
                 continue
-            spark.sql(f"DROP TABLE {name}")  # external: only the name goes
+            spark.sql(f"DROP TABLE IF EXISTS {name}")  # external: only the name goes
         spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {sql_string(location)}")
         names.append(name)
     return names

@@ -26,7 +26,7 @@ def _dcmtk_storescu() -> str | None:
     venv, which comes first on PATH, so look past it."""
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         found = shutil.which("storescu", path=folder)
-        if found and Path(found).resolve().parent != Path(sys.executable).resolve().parent:
+        if found and Path(found).parent != Path(sys.prefix) / "bin":
             return found
     return None
 

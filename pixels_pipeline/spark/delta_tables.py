@@ -8,6 +8,7 @@ Every table is created by Spark SQL (``CREATE TABLE ... USING DELTA``) at
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
@@ -30,6 +31,12 @@ __all__ = [
 
 DATABASE = "pixels"
 _CREATE_ATTEMPTS = 6
+# Names this process registered, per session, with their locations: checking a listed
+# name's location again (DESCRIBE DETAIL) recomputes the table's snapshot, which costs
+# seconds right after a commit.
+_REGISTERED: weakref.WeakKeyDictionary[SparkSession, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
 SILVER_TABLES = ("metadata", "thumbnails", "patches")
 # Big values whose min/max statistics would only cost time: never used to skip files.
 _NO_STATS = {"meta", "settings", "thumbnail_png", "data", "shape", "path_tags", "error_message"}
@@ -151,16 +158,22 @@ def register_tables(
             continue
         name = qualified_name(table, database)
         location = spark_path(uri)
+        known = _REGISTERED.setdefault(spark, {})
+        if table in listed and known.get(name) == location:
+            names.append(name)
+            continue
         if table in listed:
             try:
                 described = spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()
             except Exception:  # its old location is gone or unreachable
                 described = None
             if described is not None and _same_location(described[0], location):
+                known[name] = location
                 names.append(name)
                 continue
             spark.sql(f"DROP TABLE IF EXISTS {name}")  # external: only the name goes
         spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION {sql_string(location)}")
+        known[name] = location
         names.append(name)
     return names
 

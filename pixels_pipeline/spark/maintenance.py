@@ -21,6 +21,8 @@ __all__ = [
 ]
 
 MIN_RETENTION_HOURS = 24
+_VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 # Columns each table is clustered by: what its readers filter on.
 ZORDER: dict[str, tuple[str, ...]] = {
     "object_catalog": ("row_id",),
@@ -66,22 +68,26 @@ def optimize_and_vacuum(
     zorder = ", ".join(ZORDER.get(table, ()))
     metrics = spark.sql(f"OPTIMIZE {target}" + (f" ZORDER BY ({zorder})" if zorder else ""))
     row = metrics.select("metrics.numFilesAdded", "metrics.numFilesRemoved").first()
-    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    # VACUUM lists every file of the table. Logging it (VACUUM START / VACUUM END commits,
+    # on by default on some stores only) records what it deleted, so no DRY RUN listing
+    # is needed to count, and the history shows each VACUUM.
+    confs = {_VACUUM_LOGGING: "true"}
     if allow_short_retention:
-        spark.conf.set(check, "false")
+        confs[_RETENTION_CHECK] = "false"
+    for key, value in confs.items():
+        spark.conf.set(key, value)
     try:
-        vacuum = f"VACUUM {target} RETAIN {int(retention_hours)} HOURS"
-        deleted = spark.sql(f"{vacuum} DRY RUN").count()  # the real run reports no files
-        spark.sql(vacuum)
+        spark.sql(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS").collect()
     finally:
-        if allow_short_retention:
-            spark.conf.unset(check)
-    version = history(spark, table_uri, limit=1).select("version").first()
+        for key in confs:
+            spark.conf.unset(key)
+    last = history(spark, table_uri, limit=1).select("version", "operationMetrics").first()
+    metrics = (last[1] or {}) if last else {}
     return MaintenanceResult(
         files_added=int(row[0]) if row else 0,
         files_removed=int(row[1]) if row else 0,
-        files_deleted=deleted,
-        version=int(version[0]) if version else -1,
+        files_deleted=int(metrics.get("numDeletedFiles", 0)),
+        version=int(last[0]) if last else -1,
     )
 
 

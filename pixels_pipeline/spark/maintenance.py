@@ -82,11 +82,11 @@ def optimize_and_vacuum(
         for key in confs:
             spark.conf.unset(key)
     last = history(spark, table_uri, limit=1).select("version", "operationMetrics").first()
-    metrics = (last[1] or {}) if last else {}
+    vacuumed: dict[str, str] = (last[1] or {}) if last else {}
     return MaintenanceResult(
         files_added=int(row[0]) if row else 0,
         files_removed=int(row[1]) if row else 0,
-        files_deleted=int(metrics.get("numDeletedFiles", 0)),
+        files_deleted=int(vacuumed.get("numDeletedFiles", 0)),
         version=int(last[0]) if last else -1,
     )
 

@@ -43,15 +43,15 @@ def test_one_study_reads_a_fraction_of_the_files(spark: SparkSession, tmp_path: 
         found = [find_test_file(n) for n in names]
         copy_drop(landing, drop_id, [f for f in found if f is not None])
         drops.append(api.Drop(drop_id, str(landing / drop_id), None))
-    for drop in drops:
-        api.update_catalog(spark, lake, [drop])
-        api.update_table(
-            spark,
-            lake,
-            "metadata",
-            lambda c, n: api.metadata_rows(c, num_files=n),
-            drop_ids=[drop.drop_id],
-        )
+    # One backfill of the four drops: one commit per table.
+    api.update_catalog(spark, lake, drops)
+    api.update_table(
+        spark,
+        lake,
+        "metadata",
+        lambda c, n: api.metadata_rows(c, num_files=n),
+        drop_ids=list(DROPS),
+    )
     result = api.maintain_table(spark, lake, "metadata", retention_hours=24)
     assert result.files_added == len(DROPS)  # one clustered file per drop
     api.register_tables(spark, lake)

@@ -26,7 +26,10 @@ def all_test_files() -> list[Path]:
 def spark() -> Iterator[object]:
     from pixels_pipeline.spark.session import SparkSettings, get_spark
 
-    session = get_spark(SparkSettings(master="local[2]", conf={"spark.ui.enabled": "false"}))
+    # One session serves the whole suite and opens hundreds of short-lived tables: keep
+    # fewer Delta logs (and their cached snapshots) alive than Delta's default 10,000.
+    conf = {"spark.ui.enabled": "false", "spark.databricks.delta.delta.log.cacheSize": "32"}
+    session = get_spark(SparkSettings(master="local[2]", conf=conf))
     yield session
     session.stop()
 

@@ -43,8 +43,31 @@ class DropListing:
     rejected: tuple[str, ...]  # folder names that are not valid drop ids
 
 
+class InvalidDropIdError(ValueError):
+    """A drop id (partition key) that could name a folder outside the landing zone."""
+
+
 def is_valid_drop_id(name: str) -> bool:
-    return bool(DROP_ID_PATTERN.match(name))
+    return bool(DROP_ID_PATTERN.fullmatch(name))
+
+
+def check_drop_id(drop_id: str) -> str:
+    """Return ``drop_id`` if it is valid, else raise :class:`InvalidDropIdError`.
+
+    Called wherever a drop id becomes a path or a partition (listing, table writes), not
+    only by the sensor: a partition added by hand (UI, CLI) is refused before anything
+    is listed or written. ``..``, ``.`` and anything with ``/`` never match."""
+    if not isinstance(drop_id, str) or not is_valid_drop_id(drop_id):
+        raise InvalidDropIdError(
+            f"invalid drop id {drop_id!r}: a drop id must match {DROP_ID_PATTERN.pattern} "
+            "(a direct sub-folder of the landing zone); nothing was listed or written"
+        )
+    return drop_id
+
+
+def check_drop_ids(drop_ids: Iterable[str]) -> list[str]:
+    """:func:`check_drop_id` on each id."""
+    return [check_drop_id(d) for d in drop_ids]
 
 
 def _micros(mtime: datetime | None) -> int | None:

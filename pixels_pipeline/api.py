@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 from pyspark.sql import DataFrame, SparkSession
 
+from pixels_pipeline.dicom.budget import PixelBudget
 from pixels_pipeline.spark import maintenance
 from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import (
@@ -63,6 +64,7 @@ __all__ = [
     "MaintenanceResult",
     "MappedRows",
     "PatchSettings",
+    "PixelBudget",
     "Rows",
     "SparkSettings",
     "StorageOptions",

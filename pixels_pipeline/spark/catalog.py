@@ -7,7 +7,7 @@ millions of files is never looped over on the driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -117,7 +117,7 @@ class _Describer:
             yield pa.RecordBatch.from_pylist(rows, schema=OBJECT_CATALOG)
 
 
-def _entry(base: dict[str, object], e: Listed) -> dict[str, object]:
+def _entry(base: Mapping[str, object], e: Listed) -> dict[str, object]:
     return {
         **base,
         "path": e.path,

@@ -117,7 +117,11 @@ def describe_file(
             head = fh.read(HEAD_BYTES)
             if is_zip(head):
                 fh.seek(0)
-                buffered = io.BufferedReader(fh, buffer_size=1 << 20)  # type: ignore[arg-type]
+                buffered: IO[bytes] = (
+                    fh
+                    if is_local  # already buffered
+                    else io.BufferedReader(fh, buffer_size=1 << 20)  # type: ignore[arg-type,type-var]
+                )
                 return _describe_members(buffered, uri, entry, row, limits or ArchiveLimits())
             row["is_dicom"] = looks_like_dicom(head)
             if hash_content:

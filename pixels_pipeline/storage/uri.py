@@ -22,6 +22,7 @@ from pixels_pipeline.storage.archives import (
     open_member,
     split_member_uri,
 )
+from pixels_pipeline.storage.local import FILE_URI, open_regular
 
 
 @dataclass(frozen=True)
@@ -139,16 +140,20 @@ def open_uri(uri: str, options: StorageOptions | None = None) -> BinaryIO:
     """Open a file for buffered, seekable binary reading (local files with the OS).
 
     ``zip://<member>::<archive uri>`` opens one archive member, read into memory within
-    the default :class:`~pixels_pipeline.storage.archives.ArchiveLimits`."""
+    the default :class:`~pixels_pipeline.storage.archives.ArchiveLimits`. Local files
+    open through :func:`~pixels_pipeline.storage.local.open_regular`: a link, FIFO or
+    device raises a typed error; a ``file://`` URI is a stored, percent-encoded path."""
     if uri.startswith(ZIP_SCHEME):
         archive, name = split_member_uri(uri)
         with open_uri(archive, options) as fp:
             member = open_member(fp, name, limits=ArchiveLimits())
         member.name = uri  # type: ignore[attr-defined]  # pydicom reads fp.name
         return member
+    if uri.startswith(FILE_URI):  # a stored local path whose name is not valid UTF-8
+        return open_regular(uri)
     fs, path = filesystem_for(uri, options)
     if isinstance(fs, pafs.LocalFileSystem):
-        return open(path, "rb")  # the caller closes it
+        return open_regular(path)  # regular files only, links not followed; caller closes
     return _NamedReader(fs.open_input_file(path), uri)
 
 

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -22,7 +23,8 @@ from pixels_pipeline.dicom.render import render_thumbnail
 from pixels_pipeline.spark.mapped import MappedRows
 from pixels_pipeline.spark.schemas import KEY_COLUMNS, PATCHES, THUMBNAILS
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
-from pixels_pipeline.storage.uri import StorageOptions, open_uri
+from pixels_pipeline.storage.archives import OpenArchives
+from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 
 _INPUT = (*KEY_COLUMNS, "is_dicom")
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
@@ -45,11 +47,13 @@ class PatchSettings:
 
 
 @contextmanager
-def _local_or_open(uri: str, options: StorageOptions) -> Iterator[BinaryIO]:
+def _local_or_open(
+    uri: str, options: StorageOptions, archives: OpenArchives
+) -> Iterator[BinaryIO]:
     """An open file, closed on exit so a task over thousands of remote files holds no
     sockets open. Local files are opened once, here, as regular files without following
     links: a path handed on would be opened again later, after the check."""
-    with open_uri(uri, options) as fh:
+    with open_uri(uri, options, archives=archives) as fh:
         yield fh
 
 
@@ -103,11 +107,12 @@ class _Thumbnailer:
     budget: PixelBudget
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        rows = _file_rows(batches, self._rows, THUMBNAILS)
-        return _in_batches(rows, THUMBNAILS, FILES_PER_BATCH)
+        with open_archives(self.options) as archives:
+            rows = _file_rows(batches, partial(self._rows, archives=archives), THUMBNAILS)
+            yield from _in_batches(rows, THUMBNAILS, FILES_PER_BATCH)
 
-    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        with _local_or_open(f["path"], self.options) as source:
+    def _rows(self, f: dict[str, Any], archives: OpenArchives) -> Iterator[dict[str, Any]]:
+        with _local_or_open(f["path"], self.options, archives) as source:
             t = render_thumbnail(source, max_size=self.max_size, budget=self.budget)
         yield {
             "sop_instance_uid": t.sop_instance_uid,
@@ -130,11 +135,13 @@ class _Patcher:
     settings: PatchSettings
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _in_batches(_file_rows(batches, self._rows, PATCHES), PATCHES, TILES_PER_BATCH)
+        with open_archives(self.options) as archives:
+            rows = _file_rows(batches, partial(self._rows, archives=archives), PATCHES)
+            yield from _in_batches(rows, PATCHES, TILES_PER_BATCH)
 
-    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _rows(self, f: dict[str, Any], archives: OpenArchives) -> Iterator[dict[str, Any]]:
         s = self.settings
-        with _local_or_open(f["path"], self.options) as source:
+        with _local_or_open(f["path"], self.options, archives) as source:
             for p in iter_patches(
                 source,
                 size=s.size,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from pixels_pipeline.storage.archives import (
     Member,
     is_zip,
     list_members,
+    member_text,
     member_uri,
     read_member,
 )
@@ -180,9 +182,28 @@ def _describe_members(
     archive_row: dict[str, Any],
     limits: ArchiveLimits,
 ) -> list[dict[str, Any]]:
-    """One row per member, named ``<archive>::<member>``; bad members as error rows."""
+    """One row per member, named ``<archive>::<member>``; bad members as error rows.
+    The archive's directory is read once (one open ``ZipFile`` for every member)."""
+    try:
+        archive = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        bad = dict(archive_row)
+        bad["error_type"] = ErrorType.ARCHIVE_ERROR.value
+        bad["error_message"] = f"{archive_uri}: unreadable zip archive: {exc}"
+        return [bad]
+    with archive:
+        return _member_rows(archive, archive_uri, entry, archive_row, limits)
+
+
+def _member_rows(
+    archive: zipfile.ZipFile,
+    archive_uri: str,
+    entry: FileEntry,
+    archive_row: dict[str, Any],
+    limits: ArchiveLimits,
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for member in list_members(fh, limits=limits):
+    for member in list_members(archive, limits=limits):
         if isinstance(member, BadMember) and not member.name:
             bad = dict(archive_row)
             bad["error_type"] = ErrorType.ARCHIVE_ERROR.value
@@ -192,9 +213,8 @@ def _describe_members(
         uri = member_uri(archive_uri, member.name)
         size = member.size if isinstance(member, Member) else 0
         mtime = member.mtime if isinstance(member, Member) else entry.mtime
-        sub = FileEntry(
-            entry.drop_id, entry.drop_uri, f"{entry.relative_path}::{member.name}", size, mtime
-        )
+        relative = f"{entry.relative_path}::{member_text(member.name)}"
+        sub = FileEntry(entry.drop_id, entry.drop_uri, relative, size, mtime)
         row = _base_row(
             uri, sub, is_anon=archive_row["is_anon"], ingested_at=archive_row["ingested_at"]
         )
@@ -209,7 +229,7 @@ def _describe_members(
             row["fingerprint"] = f"{fingerprint_of(size, mtime)}:crc{member.crc:08x}"
             try:
                 row["is_dicom"] = looks_like_dicom(
-                    read_member(fh, member.name, limits=limits, head=HEAD_BYTES)
+                    read_member(archive, member.name, limits=limits, head=HEAD_BYTES)
                 )
             except Exception as exc:
                 error_type, message = classify(exc)

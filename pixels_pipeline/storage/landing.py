@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
 
+from pixels_pipeline.storage.local import scan, text_of
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -77,11 +79,29 @@ def _micros(mtime: datetime | None) -> int | None:
 def list_folders(landing_uri: str, *, options: StorageOptions | None = None) -> list[Folder]:
     """The landing zone's direct sub-folders, from ONE non-recursive listing."""
     fs, root = filesystem_for(landing_uri, options)
+    if isinstance(fs, pafs.LocalFileSystem):
+        return _local_folders(root)
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         return []
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
     return sorted(
         (Folder(i.base_name, _micros(i.mtime)) for i in infos if i.type == pafs.FileType.Directory),
+        key=lambda f: f.name,
+    )
+
+
+def _local_folders(root: str) -> list[Folder]:
+    """Real sub-folders (links are not followed); names that are not valid UTF-8 come
+    percent-encoded, which no valid drop id matches, so they are rejected, not fatal."""
+    if not os.path.isdir(root):
+        return []
+    entries = scan(os.fsencode(root), recursive=False)
+    return sorted(
+        (
+            Folder(text_of(e.relative), _micros(e.mtime))
+            for e in entries
+            if e.kind == "unlisted" and e.error is None
+        ),
         key=lambda f: f.name,
     )
 

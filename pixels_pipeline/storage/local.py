@@ -137,8 +137,14 @@ def open_regular(path: str | bytes, *, label: str | None = None) -> BinaryIO:
     try:
         fd = os.open(raw, flags)
     except OSError as exc:
-        if os.path.islink(raw):
+        try:
+            mode = os.lstat(raw).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if stat.S_ISLNK(mode):
             raise SymlinkError(f"{name}: symbolic link, not followed") from exc
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a socket cannot be opened
+            raise SpecialFileError(f"{name}: {_kind(mode)}, not read") from exc
         raise ReadError(f"{name}: cannot open: {_why(exc)}") from exc
     try:
         mode = os.fstat(fd).st_mode

@@ -80,17 +80,14 @@ def scan(root: bytes, folder: bytes = b"", *, recursive: bool) -> Iterator[Local
         current = stack.pop()
         path = os.path.join(root, current) if current else root
         try:
-            with os.scandir(path) as it:
-                children = sorted(it, key=lambda e: e.name)
+            children = _children(path)
         except OSError as exc:
             yield LocalEntry(current, "unlisted", 0, None, f"cannot list folder: {_why(exc)}")
             continue
-        for child in children:
-            rel = os.path.join(current, child.name) if current else child.name
-            try:
-                st = child.stat(follow_symlinks=False)
-            except OSError as exc:
-                yield LocalEntry(rel, "unlisted", 0, None, f"cannot stat: {_why(exc)}")
+        for name, st in children:
+            rel = os.path.join(current, name) if current else name
+            if isinstance(st, OSError):
+                yield LocalEntry(rel, "unlisted", 0, None, f"cannot stat: {_why(st)}")
                 continue
             mode = st.st_mode
             if stat.S_ISDIR(mode):
@@ -104,6 +101,26 @@ def scan(root: bytes, folder: bytes = b"", *, recursive: bool) -> Iterator[Local
                 yield LocalEntry(rel, "symlink", 0, _mtime(st), "symbolic link, not followed")
             else:
                 yield LocalEntry(rel, "special_file", 0, _mtime(st), f"{_kind(mode)}, not read")
+
+
+def _children(path: bytes) -> list[tuple[bytes, os.stat_result | OSError]]:
+    """``(name, lstat)`` of a folder's entries, sorted by name. The folder is opened with
+    ``O_NOFOLLOW`` and listed through its descriptor: a folder swapped for a link after
+    its parent was listed is refused, not followed."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        out: list[tuple[bytes, os.stat_result | OSError]] = []
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    st: os.stat_result | OSError = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    st = exc
+                out.append((os.fsencode(entry.name), st))  # names are str(surrogateescape)
+    finally:
+        os.close(fd)
+    return sorted(out, key=lambda c: c[0])
 
 
 def check_folder(path: str) -> None:

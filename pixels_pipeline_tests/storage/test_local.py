@@ -20,7 +20,7 @@ from pixels_pipeline.dicom.errors import ReadError, SpecialFileError, SymlinkErr
 from pixels_pipeline.samples import find_test_file
 from pixels_pipeline.storage.landing import list_drops
 from pixels_pipeline.storage.listing import FileEntry, describe_file, list_entries
-from pixels_pipeline.storage.local import open_regular, path_bytes, stored_path
+from pixels_pipeline.storage.local import open_regular, path_bytes, scan, stored_path
 from pixels_pipeline.storage.uri import open_uri
 
 from ..bounded import bounded
@@ -147,3 +147,12 @@ def test_landing_zone_with_hostile_folder_names_still_lists(tmp_path: Path) -> N
     listed = list_drops(str(landing))
     assert [d.drop_id for d in listed.complete] == ["drop-ok"]  # the link is not a drop
     assert listed.rejected == ("bad-%FF",)
+
+
+def test_folder_swapped_for_a_link_before_its_walk_is_not_followed(hostile: Path) -> None:
+    # The driver listed sub/ as a folder; by the time a task walks it, it is a link out.
+    shutil.rmtree(hostile / "sub")
+    os.symlink(hostile.parent.parent / "outside", hostile / "sub")
+    found = list(scan(os.fsencode(hostile), b"sub", recursive=True))
+    assert [(e.relative, e.kind) for e in found] == [(b"sub", "unlisted")]
+    assert found[0].error is not None and "cannot list folder" in found[0].error

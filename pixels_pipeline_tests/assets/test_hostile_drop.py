@@ -197,6 +197,13 @@ def test_partition_added_by_hand_outside_the_landing_zone_is_refused(
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "invalid drop id" in str(failure.event_specific_data.error.message)
+    error, causes = failure.event_specific_data.error, []
+    while error is not None:
+        causes.append((error.cls_name, error.message))
+        error = error.cause
+    assert any(
+        cls == "InvalidDropIdError" and "invalid drop id '../escape'" in message
+        for cls, message in causes
+    )
     assert deltalake.DeltaTable(str(lake / "object_catalog")).version() == version
     assert CANARY_UID not in {r["sop_instance_uid"] for r in rows(lake, "metadata")}

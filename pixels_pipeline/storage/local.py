@@ -187,6 +187,8 @@ def _check_real_path(fd: int, raw: bytes, name: str) -> None:
         real = os.readlink(f"/proc/self/fd/{fd}".encode())
     except OSError:
         return
+    if real == os.path.normpath(raw) + b" (deleted)":
+        raise ReadError(f"{name}: deleted while being opened")
     if real != os.path.normpath(raw):
         raise SymlinkError(f"{name}: reached through a symbolic link, not followed")
 

@@ -4,7 +4,9 @@
   (to a file or a folder, inside the drop or out of it) is listed as a ``symlink`` entry
   and not read; a FIFO, socket or device node is a ``special_file`` entry and never
   opened (a read of a FIFO blocks forever). Links are not followed even when their
-  target is inside the drop: that target is cataloged under its own name anyway.
+  target is inside the drop: that target is cataloged under its own name anyway. Each
+  folder is opened with ``O_NOFOLLOW`` and listed through its descriptor, so a folder
+  swapped for a link after its parent was listed is not followed either.
 * :func:`open_regular` opens with ``O_NOFOLLOW | O_NONBLOCK`` and checks with ``fstat``
   that it got a regular file, so a file swapped for a link or a FIFO between listing
   and reading is refused, not followed; on Linux it also checks the opened file's real

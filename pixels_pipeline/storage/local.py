@@ -26,14 +26,13 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import BinaryIO, Literal
 from urllib.parse import quote, unquote_to_bytes
 
 from pixels_pipeline.dicom.errors import ReadError, SpecialFileError, SymlinkError
 
 FILE_URI = "file://"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 Kind = Literal["file", "symlink", "special_file", "unlisted"]
 
 
@@ -208,7 +207,9 @@ def _kind(mode: int) -> str:
 
 
 def _mtime(st: os.stat_result) -> datetime:
-    return _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
+    # The same conversion as pyarrow's FileInfo.mtime (the listing before this one), so
+    # fingerprints of files listed by either stay equal.
+    return datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc)
 
 
 def _why(exc: OSError) -> str:

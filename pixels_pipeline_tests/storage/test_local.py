@@ -24,6 +24,7 @@ from pixels_pipeline.storage.local import open_regular, path_bytes, scan, stored
 from pixels_pipeline.storage.uri import open_uri
 
 from ..bounded import bounded
+from ..conftest import TEST_FILES_DROP
 
 CT = find_test_file("CT_small.dcm")
 NOW = datetime.now(timezone.utc)
@@ -156,3 +157,20 @@ def test_folder_swapped_for_a_link_before_its_walk_is_not_followed(hostile: Path
     found = list(scan(os.fsencode(hostile), b"sub", recursive=True))
     assert [(e.relative, e.kind) for e in found] == [(b"sub", "unlisted")]
     assert found[0].error is not None and "cannot list folder" in found[0].error
+
+
+def test_plain_drops_list_as_pyarrow_listed_them(landing: Path) -> None:
+    # Same paths, sizes and times as the pyarrow listing this replaced: row ids and
+    # fingerprints of existing catalogs do not change.
+    root = str(landing / TEST_FILES_DROP)
+    fs = pafs.LocalFileSystem()
+    before = {
+        (i.path, i.size, i.mtime)
+        for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
+        if i.type == pafs.FileType.File and i.base_name != "_SUCCESS"
+    }
+    after = {
+        (e.path, e.size, e.mtime)
+        for e in list_entries(fs, root, root, is_local=True, recursive=True)
+    }
+    assert after == before and len(after) > 100

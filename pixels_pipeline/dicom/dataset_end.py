@@ -22,14 +22,19 @@ StopWhen = Callable[[BaseTag, "str | None", int], bool]
 
 
 def dataset_end(*, before_pixels: bool, after: int = -1) -> StopWhen:
-    """A ``stop_when`` for pydicom's readers: true at the first top-level tag that does
-    not ascend (tags after ``after`` only), and with ``before_pixels`` at Pixel Data."""
-    last = after
+    """A ``stop_when`` for pydicom's readers: true at the first top-level tag that goes
+    back (or repeats twice), or not above ``after``; with ``before_pixels`` at Pixel Data."""
+    last, repeated = after, False
 
     def stop(tag: BaseTag, vr: str | None, length: int) -> bool:
-        nonlocal last
-        if tag <= last or (before_pixels and tag in PIXEL_TAGS):
+        # pydicom may ask twice about one element (once while probing an unexpected
+        # implicit VR), so one repeat of the last tag is not an end; a second is.
+        nonlocal last, repeated
+        if before_pixels and tag in PIXEL_TAGS:
             return True
+        if tag < last or (tag == last and repeated):
+            return True
+        repeated = tag == last
         last = int(tag)
         return False
 

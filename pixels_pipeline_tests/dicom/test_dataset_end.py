@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pydicom
 import pytest
 
+from pixels_pipeline.dicom.dataset_end import read_file
 from pixels_pipeline.dicom.header import read_header, read_header_reference
 from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import read_image_header, render_thumbnail
@@ -52,3 +54,15 @@ def test_thumbnails_and_patches_stop_at_the_end_of_the_dataset(tmp_path: Path) -
     _, plan = padded(tmp_path, "rtplan.dcm")
     with pytest.raises(Exception, match="no image pixel module"):
         bounded(lambda: read_image_header(str(plan)))
+
+
+# SC_rgb_jpeg: Pixel Data implicitly encoded in an explicit VR file (pydicom probes the
+# VR and asks about the tag twice); MR_small_padded: an element after Pixel Data.
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg.dcm", "MR_small_padded.dcm", "rtplan.dcm"])
+def test_valid_files_read_exactly_as_dcmread_reads_them(name: str) -> None:
+    path = find_test_file(name)
+    assert path is not None
+    for stop in (True, False):
+        expected = pydicom.dcmread(path, stop_before_pixels=stop, force=True)
+        with open(path, "rb") as fh:
+            assert read_file(fh, stop_before_pixels=stop) == expected

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 from pyspark.sql import DataFrame, SparkSession
 
+from pixels_pipeline.dicom.budget import PixelBudget
 from pixels_pipeline.spark import maintenance
 from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import (
@@ -42,7 +43,13 @@ from pixels_pipeline.spark.metadata import extract_metadata, metadata_rows
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.storage.archives import ArchiveLimits
-from pixels_pipeline.storage.landing import Drop, DropListing, list_drops
+from pixels_pipeline.storage.landing import (
+    Drop,
+    DropListing,
+    InvalidDropIdError,
+    check_drop_ids,
+    list_drops,
+)
 from pixels_pipeline.storage.uri import StorageOptions, normalize_uri
 
 __all__ = [
@@ -53,15 +60,18 @@ __all__ = [
     "CommitResult",
     "Drop",
     "DropListing",
+    "InvalidDropIdError",
     "MaintenanceResult",
     "MappedRows",
     "PatchSettings",
+    "PixelBudget",
     "Rows",
     "SparkSettings",
     "StorageOptions",
     "TableUpdate",
     "catalog",
     "catalog_drops",
+    "check_drop_ids",
     "count_rows",
     "cut_patches",
     "extract_metadata",
@@ -115,6 +125,7 @@ def write_table(
 ) -> CommitResult:
     """Replace the partitions ``drop_ids`` of ``<lake>/<table>`` with ``rows`` in one Delta
     commit (``replaceWhere``). ``rows``: a DataFrame, or the ``*_rows`` functions' output."""
+    check_drop_ids(drop_ids)
     return replace_partitions(
         rows, _uri(lake, table), table, drop_ids=drop_ids, app_id=app_id, options=options
     )
@@ -215,6 +226,7 @@ def update_catalog(
 ) -> TableUpdate:
     """List the drops again and commit their ``object_catalog`` rows only if any file was
     added, changed (fingerprint) or deleted."""
+    check_drop_ids([d.drop_id for d in drops])
     listing = catalog_drops(
         spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
     )
@@ -241,6 +253,7 @@ def update_table(
     """Bring a downstream table's ``drop_ids`` partitions in line with the catalog:
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
     go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
+    check_drop_ids(drop_ids)
     catalog = read_table(spark, lake, "object_catalog", drop_ids=drop_ids, options=options)
     return update_partitions(
         spark,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dagster import DagsterInstance
 
 from pixels_pipeline.partitions import drops_partitions
-from pixels_pipeline.storage.landing import is_valid_drop_id
+from pixels_pipeline.storage.landing import InvalidDropIdError, check_drop_ids
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -25,9 +25,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     assert name is not None
     with DagsterInstance.get() as instance:
         if args.command == "add":
-            bad = [d for d in args.drop_ids if not is_valid_drop_id(d)]
-            if bad:
-                parser.error(f"invalid drop ids: {bad}")
+            try:
+                check_drop_ids(args.drop_ids)
+            except InvalidDropIdError as exc:
+                parser.error(str(exc))
             instance.add_dynamic_partitions(name, list(args.drop_ids))
         for key in instance.get_dynamic_partitions(name):
             print(key)

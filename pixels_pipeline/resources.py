@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 
 from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.storage.aws_env import anonymous_from_env, with_env_defaults
+from pixels_pipeline.storage.landing import check_drop_id
 from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
 
 # Optional: read when a run starts its session (not at import), so that pointing the
@@ -116,4 +117,4 @@ class LakeResource(ConfigurableResource):  # type: ignore[misc,type-arg]
         return normalize_uri(self.lake)
 
     def drop_uri(self, drop_id: str) -> str:
-        return join_uri(self.landing_uri(), drop_id)
+        return join_uri(self.landing_uri(), check_drop_id(drop_id))

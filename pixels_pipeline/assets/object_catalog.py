@@ -44,7 +44,7 @@ def object_catalog(
     spark: SparkResource,
     lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    drop_ids = list(context.partition_keys)
+    drop_ids = api.check_drop_ids(context.partition_keys)  # before anything is listed
     session = spark.get_session()
     options = lake.storage_options()
     lake_uri = lake.lake_uri()

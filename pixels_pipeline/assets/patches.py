@@ -24,6 +24,12 @@ class PatchesConfig(Config):  # type: ignore[misc]
     min_foreground: float = Field(
         default=0.05, description="drop tiles with a smaller share of foreground pixels"
     )
+    max_frame_mb: int = Field(
+        default=2048, description="files declaring a larger frame are image_too_large rows"
+    )
+    max_image_mb: int = Field(
+        default=64 * 1024, description="files declaring more pixels are image_too_large rows"
+    )
 
 
 @drop_asset(
@@ -42,6 +48,7 @@ def patches(
         stride=config.stride,
         frames=tuple(config.frames) if config.frames is not None else None,
         min_foreground=config.min_foreground,
+        budget=api.PixelBudget(config.max_frame_mb << 20, config.max_image_mb << 20),
     )
     run = run_silver_stage(
         context,

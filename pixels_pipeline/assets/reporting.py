@@ -106,8 +106,8 @@ def run_silver_stage(
     """Update the drops' partitions of ``table`` from their catalog rows:
     ``build(catalog_rows, n_files, storage_options)`` runs on added or changed files only,
     in one idempotent commit (none if nothing changed)."""
+    drop_ids = api.check_drop_ids(context.partition_keys)  # before anything is written
     session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
-    drop_ids = list(context.partition_keys)
     catalog_rows = sum(
         api.count_rows(lake_uri, "object_catalog", drop_ids, options=options).values()
     )

@@ -36,6 +36,12 @@ class ThumbnailsConfig(Config):  # type: ignore[misc]
     max_error_rate: float = Field(
         default=0.1, description="decode_error_rate check fails above this share of images"
     )
+    max_frame_mb: int = Field(
+        default=2048, description="files declaring a larger frame are image_too_large rows"
+    )
+    max_image_mb: int = Field(
+        default=64 * 1024, description="files declaring more pixels are image_too_large rows"
+    )
 
 
 @drop_asset(
@@ -59,7 +65,11 @@ def thumbnails(
         lake,
         TABLE,
         lambda catalog, n, opts: api.thumbnail_rows(
-            catalog, options=opts, max_size=config.max_size, num_files=n
+            catalog,
+            options=opts,
+            max_size=config.max_size,
+            num_files=n,
+            budget=api.PixelBudget(config.max_frame_mb << 20, config.max_image_mb << 20),
         ),
     )
     failed = sum(n for t, n in run.errors.items() if t not in _NOT_IMAGES)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
-from pydicom import dcmread, uid
+from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
@@ -42,6 +42,7 @@ from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import _PIXEL_KEYWORDS, as_pixel_options
 
+from pixels_pipeline.dicom.dataset_end import read_file
 from pixels_pipeline.dicom.errors import (
     DecodeError,
     DicomError,
@@ -332,7 +333,7 @@ class _PixelSource:
         f.seek(0)
         if meta.get("TransferSyntaxUID") == uid.DeflatedExplicitVRLittleEndian:
             # The deflated body must be inflated before Pixel Data can be found.
-            self._open_dataset(dcmread(f))
+            self._open_dataset(read_file(f, stop_before_pixels=False))
             return
         try:
             _, self._opts = _array_common(f, [])
@@ -348,7 +349,7 @@ class _PixelSource:
             # Explicit VR syntax but implicitly encoded (seen in SC_rgb_jpeg.dcm): only
             # pydicom's full reader copes, so read the whole file.
             f.seek(0)
-            self._open_dataset(dcmread(f))
+            self._open_dataset(read_file(f, stop_before_pixels=False))
             return
         self.transfer_syntax = str(self._opts["transfer_syntax_uid"])
         self.number_of_frames = int(self._opts.get("number_of_frames") or 1)
@@ -470,7 +471,7 @@ def _decode_in_child(source: str | bytes, index: int, plugin: str, name: str) ->
 def _read_headerless(f: BinaryIO, name: str) -> Dataset:
     """Read a dataset without file meta; give it the transfer syntax pydicom inferred."""
     try:
-        ds = dcmread(f, force=True)
+        ds = read_file(f, stop_before_pixels=False)
     except Exception as exc:
         raise NotDicomError(f"{name}: not a DICOM file ({type(exc).__name__})") from exc
     if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:

@@ -24,6 +24,9 @@ class ErrorType(str, Enum):
     DECODER_CRASH = "decoder_crash"
     RENDER_ERROR = "render_error"
     ARCHIVE_ERROR = "archive_error"
+    SYMLINK = "symlink"  # a symbolic link: never followed
+    SPECIAL_FILE = "special_file"  # FIFO, socket or device node: never opened
+    IMAGE_TOO_LARGE = "image_too_large"  # declared pixel size beyond the budget
     INTERNAL_ERROR = "internal_error"
 
 
@@ -79,6 +82,18 @@ class RenderError(DicomError):
 
 class ArchiveError(DicomError):
     error_type = ErrorType.ARCHIVE_ERROR
+
+
+class SymlinkError(DicomError):
+    error_type = ErrorType.SYMLINK
+
+
+class SpecialFileError(DicomError):
+    error_type = ErrorType.SPECIAL_FILE
+
+
+class ImageTooLargeError(DicomError):
+    error_type = ErrorType.IMAGE_TOO_LARGE
 
 
 def classify(exc: BaseException) -> tuple[ErrorType, str]:

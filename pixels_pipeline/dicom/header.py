@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any, BinaryIO, cast
 
-import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from pixels_pipeline.dicom.dataset_end import read_elements, read_file
 from pixels_pipeline.dicom.errors import (
     EmptyDatasetError,
     InvalidHeaderError,
@@ -67,7 +66,7 @@ class Header:
 def parse_header(fp: IO[bytes], *, name: str) -> FileDataset:
     """Parse a header with ``stop_before_pixels``; raise a typed error on failure."""
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+        ds = read_file(cast(BinaryIO, fp), stop_before_pixels=True)
     except InvalidDicomError as exc:
         raise NotDicomError(f"{name}: not a DICOM file ({exc})") from exc
     except (EOFError, struct.error) as exc:
@@ -107,7 +106,7 @@ def read_header_reference(fp: IO[bytes], *, uri: str, file_size: int | None = No
     pixel_ref = _pixel_data_reference(fp, ds, uri=uri, file_size=size)
     trailing: Dataset | None = None
     if pixel_ref is not None and not pixel_ref[2]:
-        trailing = _read_trailing(fp, ds, pixel_ref[3])
+        trailing = _read_trailing(fp, ds, pixel_ref[3], int(pixel_ref[0], 16))
     try:
         meta = dataset_to_json(ds, uri=uri)
         if trailing is not None:
@@ -133,7 +132,7 @@ def _read_deflated(fp: IO[bytes], *, uri: str) -> Header:
     not exist: read the whole dataset and reference bulk values by tag."""
     fp.seek(0)
     try:
-        ds = pydicom.dcmread(fp, force=True)
+        ds = read_file(cast(BinaryIO, fp), stop_before_pixels=False)
         meta = dataset_to_json(ds, uri=uri)
     except Exception as exc:
         raise InvalidHeaderError(
@@ -199,15 +198,18 @@ def _declared_end(ds: Dataset) -> int:
     return end
 
 
-def _read_trailing(fp: IO[bytes], ds: FileDataset, offset: int) -> Dataset | None:
-    """Elements stored after Pixel Data (e.g. Data Set Trailing Padding), if any."""
+def _read_trailing(fp: IO[bytes], ds: FileDataset, offset: int, tag: int) -> Dataset | None:
+    """Elements stored after Pixel Data (tag ``tag``, e.g. Data Set Trailing Padding), up
+    to the end of the dataset: bytes after it (zeros, junk) are not walked."""
     implicit, little = ds.original_encoding
     fp.seek(offset)
     if not fp.read(8):
         return None
     fp.seek(offset)
     try:
-        trailing = read_dataset(cast(BinaryIO, fp), bool(implicit), bool(little))
+        trailing = read_elements(
+            cast(BinaryIO, fp), implicit_vr=bool(implicit), little_endian=bool(little), after=tag
+        )
     except Exception:  # an unreadable tail does not invalidate the header before it
         return None
     return trailing if len(trailing) else None

@@ -45,6 +45,7 @@ from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut
 
+from pixels_pipeline.dicom.budget import PixelBudget, check_pixel_budget
 from pixels_pipeline.dicom.decode import decode_frame
 from pixels_pipeline.dicom.errors import RenderError
 from pixels_pipeline.dicom.render import (
@@ -156,8 +157,12 @@ def iter_patches(
     stride: int | None = None,
     frames: Sequence[int] | None = None,
     min_foreground: float = 0.0,
+    budget: PixelBudget | None = None,
 ) -> Iterator[Patch]:
     """Yield the tiles of ``frames`` (default: all) of ``source``, one frame decoded at a time.
+
+    A file declaring more pixels than ``budget`` is an ``image_too_large`` error, raised
+    before anything is decoded.
 
     Raises a :class:`~pixels_pipeline.dicom.errors.DicomError` subclass when the file
     cannot be read or a frame cannot be decoded (patches already yielded stay valid).
@@ -167,6 +172,7 @@ def iter_patches(
         raise ValueError("size and stride must be at least 1")
     name = source_label(source)
     ds, offset = read_image_header_at(source, label=name)
+    check_pixel_budget(ds, budget or PixelBudget(), name=name)
     n = frame_count(ds)
     indices = range(n) if frames is None else frames
     origins = frame_origins(ds)

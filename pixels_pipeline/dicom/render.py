@@ -36,7 +36,6 @@ from typing import Any, BinaryIO, Final
 
 import numpy as np
 from PIL import Image
-from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
@@ -48,6 +47,8 @@ from pydicom.pixels.processing import (
     convert_color_space,
 )
 
+from pixels_pipeline.dicom.budget import PixelBudget, check_pixel_budget
+from pixels_pipeline.dicom.dataset_end import read_file
 from pixels_pipeline.dicom.decode import decode_frame
 from pixels_pipeline.dicom.errors import (
     DicomError,
@@ -131,12 +132,13 @@ def read_image_header(source: ImageSource, *, label: str | None = None) -> Datas
         if not looks_like_dicom(_head(source)):
             raise NotDicomError(f"{name}: no DICM prefix and no plausible headerless start")
         if isinstance(source, bytes):
-            ds = dcmread(io.BytesIO(source), stop_before_pixels=True, force=True)
+            ds = read_file(io.BytesIO(source), stop_before_pixels=True)
         elif isinstance(source, str | os.PathLike):
-            ds = dcmread(source, stop_before_pixels=True, force=True)
+            with open(source, "rb") as fh:
+                ds = read_file(fh, stop_before_pixels=True)
         else:
             source.seek(0)
-            ds = dcmread(source, stop_before_pixels=True, force=True)
+            ds = read_file(source, stop_before_pixels=True)
     except NotDicomError:
         raise
     except InvalidDicomError as exc:
@@ -272,8 +274,12 @@ def render_thumbnail(
     *,
     max_size: int = 256,
     frame_index: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> Thumbnail:
     """Render one frame (default: the middle one) of ``source`` as a PNG thumbnail.
+
+    A file declaring more pixels than ``budget`` is an ``image_too_large`` error, raised
+    before anything is decoded.
 
     Raises a :class:`~pixels_pipeline.dicom.errors.DicomError` subclass for any file that
     cannot be shown: not DICOM, no Pixel Data, no decoder, truncated data, display failure.
@@ -282,6 +288,7 @@ def render_thumbnail(
         raise ValueError("max_size must be at least 1")
     name = source_label(source)
     ds, offset = read_image_header_at(source, label=name)
+    check_pixel_budget(ds, budget or PixelBudget(), name=name)
     rows, columns = int(ds.Rows), int(ds.Columns)
     number_of_frames = frame_count(ds)
     index = number_of_frames // 2 if frame_index is None else frame_index

@@ -7,7 +7,7 @@ millions of files is never looped over on the driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -17,14 +17,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
 from pixels_pipeline.storage.archives import ArchiveLimits
-from pixels_pipeline.storage.landing import Drop
+from pixels_pipeline.storage.landing import Drop, check_drop_id
 from pixels_pipeline.storage.listing import (
     FileEntry,
+    Listed,
     describe_file,
-    list_top_level,
-    unlisted_row,
-    walk,
+    list_entries,
+    unread_row,
 )
+from pixels_pipeline.storage.local import check_folder, relative_text
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, scheme_of
 
 _UNITS = "drop_id string, drop_uri string, drop_path string, path string"
@@ -33,10 +34,12 @@ _ENTRIES = pa.schema(
         ("drop_id", pa.string()),
         ("drop_uri", pa.string()),
         ("drop_path", pa.string()),
-        ("path", pa.string()),
+        ("path", pa.string()),  # the stored path (file system path or URI)
+        ("relative_path", pa.string()),
         ("size", pa.int64()),
         ("mtime", pa.timestamp("us", tz="UTC")),
-        ("error", pa.string()),  # the folder could not be listed
+        ("kind", pa.string()),  # file, symlink, special_file, unlisted (see Listed)
+        ("error", pa.string()),  # why it is not read
     ]
 )
 FILES_PER_TASK = 64
@@ -54,15 +57,20 @@ class _Walker:
                 base = {k: unit[k] for k in ("drop_id", "drop_uri", "drop_path")}
                 try:
                     fs, _ = filesystem_for(unit["drop_uri"], self.options)
-                    rows = [
-                        {**base, "path": i.path, "size": i.size, "mtime": i.mtime, "error": None}
-                        for i in walk(fs, unit["path"])
-                    ]
+                    is_local = scheme_of(unit["drop_uri"]) == "file"
+                    listed = list_entries(
+                        fs, unit["drop_path"], unit["path"], is_local=is_local, recursive=True
+                    )
+                    rows = [_entry(base, e) for e in listed]
                 except Exception as exc:
                     error = f"cannot list folder: {type(exc).__name__}: {exc}"
-                    rows = [
-                        {**base, "path": unit["path"], "size": 0, "mtime": None, "error": error}
-                    ]
+                    relative = (
+                        relative_text(unit["drop_path"], unit["path"])
+                        if scheme_of(unit["drop_uri"]) == "file"
+                        else unit["path"][len(unit["drop_path"]) :].lstrip("/")
+                    )
+                    folder = Listed(unit["path"], relative, 0, None, "unlisted", error)
+                    rows = [_entry(base, folder)]
                 if rows:
                     yield pa.RecordBatch.from_pylist(rows, schema=_ENTRIES)
 
@@ -78,17 +86,20 @@ class _Describer:
         for batch in batches:
             rows = []
             for e in batch.to_pylist():
+                is_local = scheme_of(e["drop_uri"]) == "file"
                 entry = FileEntry(
                     drop_id=e["drop_id"],
                     drop_uri=e["drop_uri"],
-                    relative_path=e["path"][len(e["drop_path"]) :].lstrip("/"),
+                    relative_path=e["relative_path"],
                     size=e["size"],
                     mtime=e["mtime"],
+                    uri=e["path"] if is_local else None,
                 )
-                is_local = scheme_of(e["drop_uri"]) == "file"
                 is_anon = self.options.anonymous and not is_local
-                if e["error"]:
-                    rows.append(unlisted_row(entry, e["error"], is_anon, self.ingested_at))
+                if e["kind"] != "file":
+                    message = e["error"] or "not read"
+                    row = unread_row(entry, e["kind"], message, is_anon, self.ingested_at)
+                    rows.append(row)
                     continue
                 fs, _ = filesystem_for(e["drop_uri"], self.options)
                 rows.extend(
@@ -104,6 +115,18 @@ class _Describer:
                     )
                 )
             yield pa.RecordBatch.from_pylist(rows, schema=OBJECT_CATALOG)
+
+
+def _entry(base: Mapping[str, object], e: Listed) -> dict[str, object]:
+    return {
+        **base,
+        "path": e.path,
+        "relative_path": e.relative_path,
+        "size": e.size,
+        "mtime": e.mtime,
+        "kind": e.kind,
+        "error": e.error,
+    }
 
 
 def catalog_drops(
@@ -122,11 +145,17 @@ def catalog_drops(
     files: list[dict[str, object]] = []
     folders: list[tuple[str, str, str, str]] = []
     for drop in drops:
+        check_drop_id(drop.drop_id)
         fs, root = filesystem_for(drop.uri, opts)
-        top_files, top_folders = list_top_level(fs, root)
-        base = {"drop_id": drop.drop_id, "drop_uri": drop.uri, "drop_path": root, "error": None}
-        files += [{**base, "path": i.path, "size": i.size, "mtime": i.mtime} for i in top_files]
-        folders += [(drop.drop_id, drop.uri, root, i.path) for i in top_folders]
+        is_local = scheme_of(drop.uri) == "file"
+        if is_local:
+            check_folder(root)
+        base = {"drop_id": drop.drop_id, "drop_uri": drop.uri, "drop_path": root}
+        for e in list_entries(fs, root, root, is_local=is_local, recursive=False):
+            if e.kind == "unlisted" and e.error is None:
+                folders.append((drop.drop_id, drop.uri, root, e.path))
+            else:
+                files.append(_entry(base, e))
     entries_schema = spark_schema(_ENTRIES)
     entries = spark.createDataFrame(
         pa.Table.from_pylist(files, schema=_ENTRIES).to_pandas(), entries_schema

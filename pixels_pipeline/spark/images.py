@@ -9,21 +9,22 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 from pyspark.sql import DataFrame
 
+from pixels_pipeline.dicom.budget import PixelBudget
 from pixels_pipeline.dicom.errors import classify
 from pixels_pipeline.dicom.patches import iter_patches
 from pixels_pipeline.dicom.render import render_thumbnail
 from pixels_pipeline.spark.mapped import MappedRows
 from pixels_pipeline.spark.schemas import KEY_COLUMNS, PATCHES, THUMBNAILS
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
-from pixels_pipeline.storage.archives import ZIP_SCHEME
-from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, open_uri
+from pixels_pipeline.storage.archives import OpenArchives
+from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 
 _INPUT = (*KEY_COLUMNS, "is_dicom")
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
@@ -42,22 +43,18 @@ class PatchSettings:
     stride: int | None = None  # default: size (tiles cover each frame exactly once)
     frames: tuple[int, ...] | None = None  # default: every frame
     min_foreground: float = 0.0  # drop tiles with less foreground than this
+    budget: PixelBudget = field(default_factory=PixelBudget)  # image_too_large beyond it
 
 
 @contextmanager
-def _local_or_open(uri: str, options: StorageOptions) -> Iterator[str | BinaryIO]:
-    """A path for local files (lets the isolated decoder re-open it), else an open file,
-    closed on exit so a task over thousands of remote files holds no sockets open."""
-    if uri.startswith(ZIP_SCHEME):  # an archive member: read into memory
-        with open_uri(uri, options) as fh:
-            yield fh
-        return
-    fs, path = filesystem_for(uri, options)
-    if isinstance(fs, pafs.LocalFileSystem):
-        yield path
-    else:
-        with open_uri(uri, options) as fh:
-            yield fh
+def _local_or_open(
+    uri: str, options: StorageOptions, archives: OpenArchives
+) -> Iterator[BinaryIO]:
+    """An open file, closed on exit so a task over thousands of remote files holds no
+    sockets open. Local files are opened once, here, as regular files without following
+    links: a path handed on would be opened again later, after the check."""
+    with open_uri(uri, options, archives=archives) as fh:
+        yield fh
 
 
 def _error(keys: dict[str, Any], exc: BaseException, schema: pa.Schema) -> dict[str, Any]:
@@ -107,14 +104,16 @@ def _in_batches(
 class _Thumbnailer:
     options: StorageOptions
     max_size: int
+    budget: PixelBudget
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        rows = _file_rows(batches, self._rows, THUMBNAILS)
-        return _in_batches(rows, THUMBNAILS, FILES_PER_BATCH)
+        with open_archives(self.options) as archives:
+            rows = _file_rows(batches, partial(self._rows, archives=archives), THUMBNAILS)
+            yield from _in_batches(rows, THUMBNAILS, FILES_PER_BATCH)
 
-    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        with _local_or_open(f["path"], self.options) as source:
-            t = render_thumbnail(source, max_size=self.max_size)
+    def _rows(self, f: dict[str, Any], archives: OpenArchives) -> Iterator[dict[str, Any]]:
+        with _local_or_open(f["path"], self.options, archives) as source:
+            t = render_thumbnail(source, max_size=self.max_size, budget=self.budget)
         yield {
             "sop_instance_uid": t.sop_instance_uid,
             "modality": t.modality,
@@ -136,17 +135,20 @@ class _Patcher:
     settings: PatchSettings
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _in_batches(_file_rows(batches, self._rows, PATCHES), PATCHES, TILES_PER_BATCH)
+        with open_archives(self.options) as archives:
+            rows = _file_rows(batches, partial(self._rows, archives=archives), PATCHES)
+            yield from _in_batches(rows, PATCHES, TILES_PER_BATCH)
 
-    def _rows(self, f: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _rows(self, f: dict[str, Any], archives: OpenArchives) -> Iterator[dict[str, Any]]:
         s = self.settings
-        with _local_or_open(f["path"], self.options) as source:
+        with _local_or_open(f["path"], self.options, archives) as source:
             for p in iter_patches(
                 source,
                 size=s.size,
                 stride=s.stride,
                 frames=s.frames,
                 min_foreground=s.min_foreground,
+                budget=s.budget,
             ):
                 yield {
                     "frame_index": p.frame_index,
@@ -178,10 +180,11 @@ def thumbnail_rows(
     options: StorageOptions | None = None,
     max_size: int = 256,
     num_files: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> MappedRows:
     """One ``thumbnails`` row per DICOM file of ``catalog``, not yet computed: the Delta
     writer renders and writes them in the same tasks. See :func:`render_thumbnails`."""
-    worker = _Thumbnailer(options or StorageOptions(), max_size)
+    worker = _Thumbnailer(options or StorageOptions(), max_size, budget or PixelBudget())
     return MappedRows(_dicom_files(catalog, num_files), worker, THUMBNAILS)
 
 
@@ -191,10 +194,14 @@ def render_thumbnails(
     options: StorageOptions | None = None,
     max_size: int = 256,
     num_files: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> DataFrame:
     """One ``thumbnails`` row per DICOM file of ``catalog`` (lazy DataFrame): the PNG of
-    its middle frame, or a typed error (e.g. ``no_pixel_data`` for an SR document)."""
-    rows = thumbnail_rows(catalog, options=options, max_size=max_size, num_files=num_files)
+    its middle frame, or a typed error (e.g. ``no_pixel_data`` for an SR document,
+    ``image_too_large`` beyond ``budget``)."""
+    rows = thumbnail_rows(
+        catalog, options=options, max_size=max_size, num_files=num_files, budget=budget
+    )
     return rows.to_dataframe()
 
 

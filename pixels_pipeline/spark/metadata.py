@@ -14,7 +14,9 @@ from pixels_pipeline.dicom.instance import empty_metadata_row, error_row, metada
 from pixels_pipeline.spark.mapped import MappedRows
 from pixels_pipeline.spark.schemas import KEY_COLUMNS, METADATA
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
-from pixels_pipeline.storage.uri import StorageOptions, open_uri
+from pixels_pipeline.storage.archives import OpenArchives
+from pixels_pipeline.storage.local import open_regular
+from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time whatever it
 # does (an empty mapInArrow, 40 tasks, 2 cores), while a header costs ~0.5 ms with the
@@ -31,6 +33,12 @@ class _Extractor:
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         warnings.filterwarnings("ignore", module="pydicom")  # per-file issues become rows
+        with open_archives(self.options) as archives:
+            yield from self._batches(batches, archives)
+
+    def _batches(
+        self, batches: Iterator[pa.RecordBatch], archives: OpenArchives
+    ) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             rows = []
             for f in batch.to_pylist():
@@ -42,7 +50,7 @@ class _Extractor:
                     elif not f["is_dicom"]:
                         row = metadata_row(None, uri=f["path"], is_dicom=False, size=f["length"])
                     else:
-                        with _open(f["path"], self.options) as fh:
+                        with _open(f["path"], self.options, archives) as fh:
                             row = metadata_row(fh, uri=f["path"], is_dicom=True, size=f["length"])
                 except Exception as exc:  # I/O errors opening the file
                     row = error_row(exc, uri=f["path"])
@@ -50,10 +58,13 @@ class _Extractor:
             yield pa.RecordBatch.from_pylist(rows, schema=METADATA)
 
 
-def _open(uri: str, options: StorageOptions) -> BinaryIO:
+def _open(uri: str, options: StorageOptions, archives: OpenArchives) -> BinaryIO:
     """Local paths (stored absolute) open directly: ``open_uri`` resolves the path again,
-    ~15 % of a header's cost on the fast path."""
-    return open(uri, "rb") if uri.startswith("/") else open_uri(uri, options)
+    ~15 % of a header's cost on the fast path. Only regular files open, links are not
+    followed (a file swapped for a FIFO or a link since it was listed is an error row)."""
+    if uri.startswith("/"):
+        return open_regular(uri)
+    return open_uri(uri, options, archives=archives)
 
 
 def metadata_rows(

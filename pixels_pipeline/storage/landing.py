@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
 
+from pixels_pipeline.storage.local import scan, text_of
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -43,8 +45,31 @@ class DropListing:
     rejected: tuple[str, ...]  # folder names that are not valid drop ids
 
 
+class InvalidDropIdError(ValueError):
+    """A drop id (partition key) that could name a folder outside the landing zone."""
+
+
 def is_valid_drop_id(name: str) -> bool:
-    return bool(DROP_ID_PATTERN.match(name))
+    return bool(DROP_ID_PATTERN.fullmatch(name))
+
+
+def check_drop_id(drop_id: str) -> str:
+    """Return ``drop_id`` if it is valid, else raise :class:`InvalidDropIdError`.
+
+    Called wherever a drop id becomes a path or a partition (listing, table writes), not
+    only by the sensor: a partition added by hand (UI, CLI) is refused before anything
+    is listed or written. ``..``, ``.`` and anything with ``/`` never match."""
+    if not isinstance(drop_id, str) or not is_valid_drop_id(drop_id):
+        raise InvalidDropIdError(
+            f"invalid drop id {drop_id!r}: a drop id must match {DROP_ID_PATTERN.pattern} "
+            "(a direct sub-folder of the landing zone); nothing was listed or written"
+        )
+    return drop_id
+
+
+def check_drop_ids(drop_ids: Iterable[str]) -> list[str]:
+    """:func:`check_drop_id` on each id."""
+    return [check_drop_id(d) for d in drop_ids]
 
 
 def _micros(mtime: datetime | None) -> int | None:
@@ -54,11 +79,29 @@ def _micros(mtime: datetime | None) -> int | None:
 def list_folders(landing_uri: str, *, options: StorageOptions | None = None) -> list[Folder]:
     """The landing zone's direct sub-folders, from ONE non-recursive listing."""
     fs, root = filesystem_for(landing_uri, options)
+    if isinstance(fs, pafs.LocalFileSystem):
+        return _local_folders(root)
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         return []
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
     return sorted(
         (Folder(i.base_name, _micros(i.mtime)) for i in infos if i.type == pafs.FileType.Directory),
+        key=lambda f: f.name,
+    )
+
+
+def _local_folders(root: str) -> list[Folder]:
+    """Real sub-folders (links are not followed); names that are not valid UTF-8 come
+    percent-encoded, which no valid drop id matches, so they are rejected, not fatal."""
+    if not os.path.isdir(root):
+        return []
+    entries = scan(os.fsencode(root), recursive=False)
+    return sorted(
+        (
+            Folder(text_of(e.relative), _micros(e.mtime))
+            for e in entries
+            if e.kind == "unlisted" and e.error is None
+        ),
         key=lambda f: f.name,
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,10 +22,12 @@ from pixels_pipeline.storage.archives import (
     Member,
     is_zip,
     list_members,
+    member_text,
     member_uri,
     read_member,
 )
 from pixels_pipeline.storage.landing import SUCCESS_MARKER
+from pixels_pipeline.storage.local import Kind, open_regular, path_bytes, scan, stored_path, text_of
 from pixels_pipeline.storage.uri import join_uri
 
 
@@ -36,23 +40,50 @@ class FileEntry:
     relative_path: str
     size: int
     mtime: datetime | None
+    uri: str | None = None  # the stored path; default: relative_path joined onto drop_uri
 
 
-def list_top_level(
-    fs: pafs.FileSystem, drop_root: str
-) -> tuple[list[pafs.FileInfo], list[pafs.FileInfo]]:
-    """``(files, folders)`` directly inside a drop; the drop's ``_SUCCESS`` marker is skipped."""
-    infos = fs.get_file_info(pafs.FileSelector(drop_root, recursive=False))
-    files = [i for i in infos if i.type == pafs.FileType.File and i.base_name != SUCCESS_MARKER]
-    folders = [i for i in infos if i.type == pafs.FileType.Directory]
-    return files, folders
+@dataclass(frozen=True)
+class Listed:
+    """One entry of a listing: a file, or something that is not read (``kind``).
+
+    ``path`` is the stored path (see :mod:`pixels_pipeline.storage.local` for local
+    names that are not valid UTF-8) and ``relative_path`` its part below the drop.
+    ``kind="unlisted"`` without ``error`` is a sub-folder still to walk."""
+
+    path: str
+    relative_path: str
+    size: int
+    mtime: datetime | None
+    kind: Kind = "file"
+    error: str | None = None
 
 
-def walk(fs: pafs.FileSystem, folder: str) -> Iterator[pafs.FileInfo]:
-    """Every file below ``folder``, recursively."""
-    for info in fs.get_file_info(pafs.FileSelector(folder, recursive=True)):
-        if info.type == pafs.FileType.File:
-            yield info
+def list_entries(
+    fs: pafs.FileSystem, drop_root: str, folder: str, *, is_local: bool, recursive: bool
+) -> Iterator[Listed]:
+    """Entries below ``folder`` of the drop at ``drop_root`` (both file system paths).
+
+    Local folders are read with ``os.scandir`` on bytes paths: links are never followed,
+    FIFOs, sockets and devices are entries of their own kind, names need not be UTF-8.
+    Object stores hold only files (and folders, which are prefixes). The drop's
+    ``_SUCCESS`` marker is skipped.
+    """
+    if is_local:
+        root = path_bytes(drop_root)
+        start = path_bytes(folder)[len(root) :].lstrip(b"/")
+        for e in scan(root, start, recursive=recursive):
+            if e.relative == SUCCESS_MARKER.encode():
+                continue
+            path = stored_path(os.path.join(root, e.relative))
+            yield Listed(path, text_of(e.relative), e.size, e.mtime, e.kind, e.error)
+        return
+    for info in fs.get_file_info(pafs.FileSelector(folder, recursive=recursive)):
+        relative = info.path[len(drop_root) :].lstrip("/")
+        if info.type == pafs.FileType.File and relative != SUCCESS_MARKER:
+            yield Listed(info.path, relative, info.size or 0, info.mtime)
+        elif info.type == pafs.FileType.Directory and not recursive:
+            yield Listed(info.path, relative, 0, None, "unlisted")
 
 
 def row_id_of(uri: str) -> str:
@@ -80,15 +111,19 @@ def describe_file(
     """Catalog rows for one file: reads its first 132 bytes to decide ``is_dicom`` (with
     ``hash_content``, all of it for the fingerprint). A zip archive yields one row per
     member instead (or error rows for members that must not be read)."""
-    uri = join_uri(entry.drop_uri, entry.relative_path)
+    uri = entry.uri or join_uri(entry.drop_uri, entry.relative_path)
     row = _base_row(uri, entry, is_anon=is_anon, ingested_at=ingested_at)
     row["local_path"] = fs_path if is_local else None
     try:
-        with fs.open_input_file(fs_path) as fh:
+        with open_regular(fs_path) if is_local else fs.open_input_file(fs_path) as fh:
             head = fh.read(HEAD_BYTES)
             if is_zip(head):
                 fh.seek(0)
-                buffered = io.BufferedReader(fh, buffer_size=1 << 20)  # type: ignore[arg-type]
+                buffered: IO[bytes] = (
+                    fh
+                    if is_local  # already buffered
+                    else io.BufferedReader(fh, buffer_size=1 << 20)  # type: ignore[arg-type,type-var]
+                )
                 return _describe_members(buffered, uri, entry, row, limits or ArchiveLimits())
             row["is_dicom"] = looks_like_dicom(head)
             if hash_content:
@@ -102,13 +137,17 @@ def describe_file(
     return [row]
 
 
-def unlisted_row(
-    entry: FileEntry, message: str, is_anon: bool, ingested_at: datetime
+def unread_row(
+    entry: FileEntry, kind: Kind, message: str, is_anon: bool, ingested_at: datetime
 ) -> dict[str, Any]:
-    """A ``read_error`` row for a folder that could not be listed: nothing is lost silently."""
-    uri = join_uri(entry.drop_uri, entry.relative_path)
+    """The row of an entry that is not read: a ``symlink``, a ``special_file`` (FIFO,
+    socket, device) or a ``read_error`` for a folder that could not be listed."""
+    uri = entry.uri or join_uri(entry.drop_uri, entry.relative_path)
     row = _base_row(uri, entry, is_anon=is_anon, ingested_at=ingested_at)
-    row["error_type"] = ErrorType.READ_ERROR.value
+    error_type = {"symlink": ErrorType.SYMLINK, "special_file": ErrorType.SPECIAL_FILE}.get(
+        kind, ErrorType.READ_ERROR
+    )
+    row["error_type"] = error_type.value
     row["error_message"] = f"{uri}: {message}"
     return row
 
@@ -143,9 +182,28 @@ def _describe_members(
     archive_row: dict[str, Any],
     limits: ArchiveLimits,
 ) -> list[dict[str, Any]]:
-    """One row per member, named ``<archive>::<member>``; bad members as error rows."""
+    """One row per member, named ``<archive>::<member>``; bad members as error rows.
+    The archive's directory is read once (one open ``ZipFile`` for every member)."""
+    try:
+        archive = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        bad = dict(archive_row)
+        bad["error_type"] = ErrorType.ARCHIVE_ERROR.value
+        bad["error_message"] = f"{archive_uri}: unreadable zip archive: {exc}"
+        return [bad]
+    with archive:
+        return _member_rows(archive, archive_uri, entry, archive_row, limits)
+
+
+def _member_rows(
+    archive: zipfile.ZipFile,
+    archive_uri: str,
+    entry: FileEntry,
+    archive_row: dict[str, Any],
+    limits: ArchiveLimits,
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for member in list_members(fh, limits=limits):
+    for member in list_members(archive, limits=limits):
         if isinstance(member, BadMember) and not member.name:
             bad = dict(archive_row)
             bad["error_type"] = ErrorType.ARCHIVE_ERROR.value
@@ -155,9 +213,8 @@ def _describe_members(
         uri = member_uri(archive_uri, member.name)
         size = member.size if isinstance(member, Member) else 0
         mtime = member.mtime if isinstance(member, Member) else entry.mtime
-        sub = FileEntry(
-            entry.drop_id, entry.drop_uri, f"{entry.relative_path}::{member.name}", size, mtime
-        )
+        relative = f"{entry.relative_path}::{member_text(member.name)}"
+        sub = FileEntry(entry.drop_id, entry.drop_uri, relative, size, mtime)
         row = _base_row(
             uri, sub, is_anon=archive_row["is_anon"], ingested_at=archive_row["ingested_at"]
         )
@@ -172,7 +229,7 @@ def _describe_members(
             row["fingerprint"] = f"{fingerprint_of(size, mtime)}:crc{member.crc:08x}"
             try:
                 row["is_dicom"] = looks_like_dicom(
-                    read_member(fh, member.name, limits=limits, head=HEAD_BYTES)
+                    read_member(archive, member.name, limits=limits, head=HEAD_BYTES)
                 )
             except Exception as exc:
                 error_type, message = classify(exc)

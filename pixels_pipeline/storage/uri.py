@@ -19,9 +19,11 @@ import pyarrow.fs as pafs
 from pixels_pipeline.storage.archives import (
     ZIP_SCHEME,
     ArchiveLimits,
+    OpenArchives,
     open_member,
     split_member_uri,
 )
+from pixels_pipeline.storage.local import FILE_URI, open_regular
 
 
 @dataclass(frozen=True)
@@ -135,21 +137,36 @@ def uri_for_path(base_uri: str, base_path: str, path: str) -> str:
     return join_uri(base_uri, rel) if rel else base_uri
 
 
-def open_uri(uri: str, options: StorageOptions | None = None) -> BinaryIO:
+def open_uri(
+    uri: str, options: StorageOptions | None = None, *, archives: OpenArchives | None = None
+) -> BinaryIO:
     """Open a file for buffered, seekable binary reading (local files with the OS).
 
     ``zip://<member>::<archive uri>`` opens one archive member, read into memory within
-    the default :class:`~pixels_pipeline.storage.archives.ArchiveLimits`."""
+    the default :class:`~pixels_pipeline.storage.archives.ArchiveLimits`. Local files
+    open through :func:`~pixels_pipeline.storage.local.open_regular`: a link, FIFO or
+    device raises a typed error; a ``file://`` URI is a stored, percent-encoded path.
+    With ``archives`` (see :func:`open_archives`), archives stay open between members."""
     if uri.startswith(ZIP_SCHEME):
         archive, name = split_member_uri(uri)
-        with open_uri(archive, options) as fp:
-            member = open_member(fp, name, limits=ArchiveLimits())
+        if archives is not None:
+            member = archives.member(archive, name, limits=ArchiveLimits())
+        else:
+            with open_uri(archive, options) as fp:
+                member = open_member(fp, name, limits=ArchiveLimits())
         member.name = uri  # type: ignore[attr-defined]  # pydicom reads fp.name
         return member
+    if uri.startswith(FILE_URI):  # a stored local path whose name is not valid UTF-8
+        return open_regular(uri)
     fs, path = filesystem_for(uri, options)
     if isinstance(fs, pafs.LocalFileSystem):
-        return open(path, "rb")  # the caller closes it
+        return open_regular(path)  # regular files only, links not followed; caller closes
     return _NamedReader(fs.open_input_file(path), uri)
+
+
+def open_archives(options: StorageOptions | None = None) -> OpenArchives:
+    """Archives kept open across :func:`open_uri` calls of one task (close it after)."""
+    return OpenArchives(lambda uri: open_uri(uri, options))
 
 
 class _NamedReader(io.BufferedReader):

@@ -186,4 +186,3 @@ def _parse(date: str, time: str) -> datetime | None:
         return datetime(int(date[:4]), int(date[4:6]), int(date[6:]), hh, mm, min(ss, 59), micro)
     except ValueError:
         return None
-

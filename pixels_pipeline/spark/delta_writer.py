@@ -44,8 +44,8 @@ __all__ = [
     "drops_predicate",
     "merge_by_key",
     "merge_partitions",
-    "transaction_version",
     "replace_partitions",
+    "transaction_version",
 ]
 
 PAUSE_MARKER = "pixels_pipeline: data files being written, pausing before commit"
@@ -204,9 +204,7 @@ def merge_partitions(
     return _last_commit(table_uri, options, skipped=False)
 
 
-def transaction_version(
-    uri: str, app_id: str, options: StorageOptions | None = None
-) -> int | None:
+def transaction_version(uri: str, app_id: str, options: StorageOptions | None = None) -> int | None:
     """The last ``txnVersion`` committed under ``app_id`` (read by delta-rs), or None."""
     if not table_exists(uri, options):
         return None

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable as LogReader
 from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import functions as fn
 from pyspark.sql.types import ArrayType, DoubleType
 
 from pixels_pipeline.dicom.geometry import InstanceGeometry, acquisition_datetime, series_geometry
@@ -96,7 +96,7 @@ class GoldUpdate:
 
 
 def _json_value(tag: str) -> Column:
-    return F.get_json_object(F.col("meta"), f"$['{tag}'].Value")
+    return fn.get_json_object(fn.col("meta"), f"$['{tag}'].Value")
 
 
 def instance_fields(metadata: DataFrame, catalog: DataFrame) -> DataFrame:
@@ -107,9 +107,9 @@ def instance_fields(metadata: DataFrame, catalog: DataFrame) -> DataFrame:
     return metadata.join(sizes, [PARTITION_COLUMN, "row_id"], "left").select(
         *[c for c in METADATA.names if c != "meta"],
         "length",
-        *[F.get_json_object("meta", f"$['{t}'].Value[0]").alias(n) for n, t in _TEXT_TAGS.items()],
-        *[F.from_json(_json_value(t), numbers).alias(n) for n, t in _NUMBER_TAGS.items()],
-        F.element_at(F.from_json(_json_value(_SLICE_THICKNESS), numbers), 1).alias(
+        *[fn.get_json_object("meta", f"$['{t}'].Value[0]").alias(n) for n, t in _TEXT_TAGS.items()],
+        *[fn.from_json(_json_value(t), numbers).alias(n) for n, t in _NUMBER_TAGS.items()],
+        fn.element_at(fn.from_json(_json_value(_SLICE_THICKNESS), numbers), 1).alias(
             "slice_thickness"
         ),
     )
@@ -117,16 +117,16 @@ def instance_fields(metadata: DataFrame, catalog: DataFrame) -> DataFrame:
 
 def _agreed(name: str) -> Column:
     """The value when every row that has one agrees, else null."""
-    return F.when(F.min(name) == F.max(name), F.min(name)).alias(name)
+    return fn.when(fn.min(name) == fn.max(name), fn.min(name)).alias(name)
 
 
 def _common(key: str) -> list[Column]:
     return [
-        F.countDistinct("sop_instance_uid").alias("instance_count"),
-        F.count(F.lit(1)).alias("file_count"),
-        F.sum("length").alias("total_bytes"),
-        F.array_sort(F.collect_set(PARTITION_COLUMN)).alias("drop_ids"),
-        F.sum(F.when(F.col("error_type").isNotNull(), 1).otherwise(0)).alias("error_count"),
+        fn.countDistinct("sop_instance_uid").alias("instance_count"),
+        fn.count(fn.lit(1)).alias("file_count"),
+        fn.sum("length").alias("total_bytes"),
+        fn.array_sort(fn.collect_set(PARTITION_COLUMN)).alias("drop_ids"),
+        fn.sum(fn.when(fn.col("error_type").isNotNull(), 1).otherwise(0)).alias("error_count"),
     ]
 
 
@@ -134,13 +134,13 @@ def series_rows(instances: DataFrame, *, version: int) -> DataFrame:
     """One ``series`` row per Series Instance UID of ``instance_fields`` rows. Where
     instances disagree on a descriptive value, the smallest one is kept."""
     key = GOLD_KEYS["series"]
-    rows = instances.where(F.col(key).isNotNull())
-    first = [F.min(c).alias(c) for c in SERIES.names[1:9]]
+    rows = instances.where(fn.col(key).isNotNull())
+    first = [fn.min(c).alias(c) for c in SERIES.names[1:9]]
     agg = rows.groupBy(key).agg(
         *first,
-        F.array_sort(F.collect_set("sop_class_uid")).alias("sop_class_uids"),
-        F.array_sort(F.collect_set("transfer_syntax_uid")).alias("transfer_syntax_uids"),
-        F.sum(F.coalesce(F.col("number_of_frames"), F.lit(1))).alias("frame_count"),
+        fn.array_sort(fn.collect_set("sop_class_uid")).alias("sop_class_uids"),
+        fn.array_sort(fn.collect_set("transfer_syntax_uid")).alias("transfer_syntax_uids"),
+        fn.sum(fn.coalesce(fn.col("number_of_frames"), fn.lit(1))).alias("frame_count"),
         *[_agreed(c) for c in ("rows", "columns", "pixel_spacing", "slice_thickness")],
         *_common(key),
     )
@@ -164,14 +164,14 @@ def series_rows(instances: DataFrame, *, version: int) -> DataFrame:
 def study_rows(instances: DataFrame, *, version: int) -> DataFrame:
     """One ``studies`` row per Study Instance UID of ``instance_fields`` rows."""
     key = GOLD_KEYS["studies"]
-    first = [F.min(c).alias(c) for c in STUDIES.names[1:7]]
+    first = [fn.min(c).alias(c) for c in STUDIES.names[1:7]]
     agg = (
-        instances.where(F.col(key).isNotNull())
+        instances.where(fn.col(key).isNotNull())
         .groupBy(key)
         .agg(
             *first,
-            F.array_sort(F.collect_set("modality")).alias("modalities"),
-            F.countDistinct("series_instance_uid").alias("series_count"),
+            fn.array_sort(fn.collect_set("modality")).alias("modalities"),
+            fn.countDistinct("series_instance_uid").alias("series_count"),
             *_common(key),
         )
     )
@@ -179,11 +179,11 @@ def study_rows(instances: DataFrame, *, version: int) -> DataFrame:
 
 
 def _finish(rows: DataFrame, table: str, version: int) -> DataFrame:
-    with_trailer = rows.withColumn("metadata_version", F.lit(version)).withColumn(
-        "updated_at", F.current_timestamp()
+    with_trailer = rows.withColumn("metadata_version", fn.lit(version)).withColumn(
+        "updated_at", fn.current_timestamp()
     )
     return with_trailer.select(
-        *[F.col(f.name).cast(f.dataType) for f in spark_schema(TABLES[table]).fields]
+        *[fn.col(f.name).cast(f.dataType) for f in spark_schema(TABLES[table]).fields]
     )
 
 
@@ -217,8 +217,8 @@ def _series_geometry(pdf: pd.DataFrame) -> pd.DataFrame:
     ]
     out = {
         "series_instance_uid": [records[0]["series_instance_uid"]],
-        "first_acquisition": pd.to_datetime([min(moments) if moments else None]),
-        "last_acquisition": pd.to_datetime([max(moments) if moments else None]),
+        "first_acquisition": pd.Series([min(moments, default=None)], dtype="datetime64[us]"),
+        "last_acquisition": pd.Series([max(moments, default=None)], dtype="datetime64[us]"),
         "orientation_count": [geometry.orientation_count],
         "single_orientation": [geometry.orientation_count == 1],
         "image_orientation": [list(geometry.orientation) if geometry.orientation else None],
@@ -255,7 +255,7 @@ def _touched(
         changed = changes(
             spark, source_uri, starting_version=window[0], ending_version=window[1], options=options
         )
-        return changed.select(key).where(F.col(key).isNotNull()).distinct().localCheckpoint()
+        return changed.select(key).where(fn.col(key).isNotNull()).distinct().localCheckpoint()
     except Exception:  # files vacuumed, or Change Data Feed off then: recompute everything
         return None
 
@@ -303,7 +303,7 @@ def update_gold(
         touched = (
             metadata.select(key)
             .unionByName(held)
-            .where(F.col(key).isNotNull())
+            .where(fn.col(key).isNotNull())
             .distinct()
             .localCheckpoint()
         )
@@ -322,4 +322,3 @@ def update_gold(
         options=options,
     )
     return GoldUpdate(commit, mode, touched.count(), version, _row_count(target_uri, options))
-

@@ -1,10 +1,11 @@
-"""The README's notebook example is extracted and run, so it cannot rot."""
+"""The README's notebook example and gold-table queries are run, so they cannot rot."""
 
 import contextlib
 import io
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def gold_queries() -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def run_gold_queries(spark: object, workdir: Path) -> str:
+def run_gold_queries(spark: Any, workdir: Path) -> str:
     """Ingest the two sample drops through the api, update the gold tables, run the
     README's queries; returns what they print."""
     from pixels_pipeline import api
@@ -63,17 +64,17 @@ def run_gold_queries(spark: object, workdir: Path) -> str:
     for drop_id in GOLD_DROPS:
         files = [p for p in map(find_test_file, SAMPLE_DROPS[drop_id]) if p is not None]
         copy_drop(landing, drop_id, files)
-        api.update_catalog(spark, lake, [api.Drop(drop_id, str(landing / drop_id), None)])  # type: ignore[arg-type]
+        api.update_catalog(spark, lake, [api.Drop(drop_id, str(landing / drop_id), None)])
         api.update_table(
-            spark,  # type: ignore[arg-type]
+            spark,
             lake,
             "metadata",
             lambda c, n: api.metadata_rows(c, num_files=n),
             drop_ids=[drop_id],
         )
     for table in ("series", "studies"):
-        api.update_gold_table(spark, lake, table)  # type: ignore[arg-type]
-    api.register_tables(spark, lake)  # type: ignore[arg-type]
+        api.update_gold_table(spark, lake, table)
+    api.register_tables(spark, lake)
     code, _ = gold_queries()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -2,8 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult
 
-from pixels_pipeline.assets.gold import materialize_gold
 from pixels_pipeline.assets.metadata import metadata
+from pixels_pipeline.assets.reporting import run_gold_stage
 from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
 
@@ -19,4 +19,4 @@ from pixels_pipeline.resources import LakeResource, SparkResource
 def series(
     context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
 ) -> MaterializeResult:  # type: ignore[type-arg]
-    return materialize_gold(context, spark, lake, "series")
+    return run_gold_stage(context, spark, lake, "series")

@@ -77,7 +77,8 @@ _NUMBER_TAGS = {
 }
 _SLICE_THICKNESS = "00180050"
 _GEOMETRY_OUT = (
-    "series_instance_uid string, first_acquisition timestamp, last_acquisition timestamp, "
+    "series_instance_uid string, frame_count bigint, "
+    "first_acquisition timestamp, last_acquisition timestamp, "
     "orientation_count int, single_orientation boolean, image_orientation array<double>, "
     "slice_spacing_min double, slice_spacing_mean double, slice_spacing_max double, "
     "duplicate_positions int, missing_positions int, is_regular_volume boolean"
@@ -140,7 +141,6 @@ def series_rows(instances: DataFrame, *, version: int) -> DataFrame:
         *first,
         fn.array_sort(fn.collect_set("sop_class_uid")).alias("sop_class_uids"),
         fn.array_sort(fn.collect_set("transfer_syntax_uid")).alias("transfer_syntax_uids"),
-        fn.sum(fn.coalesce(fn.col("number_of_frames"), fn.lit(1))).alias("frame_count"),
         *[_agreed(c) for c in ("rows", "columns", "pixel_spacing", "slice_thickness")],
         *_common(key),
     )
@@ -217,6 +217,7 @@ def _series_geometry(pdf: pd.DataFrame) -> pd.DataFrame:
     ]
     out = {
         "series_instance_uid": [records[0]["series_instance_uid"]],
+        "frame_count": [sum(_int(r["number_of_frames"]) or 1 for r in records)],
         "first_acquisition": pd.Series([min(moments, default=None)], dtype="datetime64[us]"),
         "last_acquisition": pd.Series([max(moments, default=None)], dtype="datetime64[us]"),
         "orientation_count": [geometry.orientation_count],

@@ -144,7 +144,7 @@ SERIES = pa.schema(
         _f("transfer_syntax_uids", pa.list_(pa.string()), "distinct (0002,0010) Transfer Syntaxes"),
         _f("instance_count", pa.int64(), "distinct SOP Instance UIDs"),
         _f("file_count", pa.int64(), "metadata rows (files); above instance_count if duplicated"),
-        _f("frame_count", pa.int64(), "sum of Number of Frames (1 when absent)"),
+        _f("frame_count", pa.int64(), "Number of Frames (1 when absent) summed over instances"),
         _f("total_bytes", pa.int64(), "sum of the files' sizes (object_catalog.length)"),
         _f("rows", pa.int32(), "(0028,0010) Rows when all instances agree, else null"),
         _f("columns", pa.int32(), "(0028,0011) Columns when all instances agree, else null"),

@@ -64,7 +64,10 @@ def expected(landing: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[s
             "modality": str(items[0][2].Modality),
             "instance_count": len(sops),
             "file_count": len(items),
-            "frame_count": sum(int(getattr(ds, "NumberOfFrames", 1) or 1) for _, _, ds in items),
+            "frame_count": sum(
+                int(getattr(ds, "NumberOfFrames", 1) or 1)
+                for ds in {str(ds.SOPInstanceUID): ds for _, _, ds in items}.values()
+            ),
             "total_bytes": sum(p.stat().st_size for _, p, _ in items),
             "drop_ids": sorted({d for d, _, _ in items}),
             **volume(items),

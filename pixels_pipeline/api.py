@@ -29,6 +29,7 @@ from pixels_pipeline.spark.delta_reader import (
 from pixels_pipeline.spark.delta_tables import DATABASE
 from pixels_pipeline.spark.delta_tables import register_tables as _register_tables
 from pixels_pipeline.spark.delta_writer import CommitResult, replace_partitions
+from pixels_pipeline.spark.gold import GoldTable, GoldUpdate, update_gold
 from pixels_pipeline.spark.images import (
     PatchSettings,
     cut_patches,
@@ -60,6 +61,8 @@ __all__ = [
     "CommitResult",
     "Drop",
     "DropListing",
+    "GoldTable",
+    "GoldUpdate",
     "InvalidDropIdError",
     "MaintenanceResult",
     "MappedRows",
@@ -89,6 +92,7 @@ __all__ = [
     "table_version",
     "thumbnail_rows",
     "update_catalog",
+    "update_gold_table",
     "update_table",
     "write_table",
 ]
@@ -265,3 +269,17 @@ def update_table(
         app_id=app_id,
         options=options,
     )
+
+
+def update_gold_table(
+    spark: SparkSession,
+    lake: str,
+    table: GoldTable,
+    *,
+    options: StorageOptions | None = None,
+) -> GoldUpdate:
+    """Bring the gold table ``series`` or ``studies`` (one row per UID, all drops) in line
+    with ``metadata``: one ``MERGE`` over the UIDs that metadata's Change Data Feed shows
+    touched since the last update (all UIDs the first time, or when that window was
+    vacuumed), none when nothing changed. Safe to retry and to run for any drop."""
+    return update_gold(spark, normalize_uri(lake), table, options=options)

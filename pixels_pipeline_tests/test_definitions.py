@@ -12,8 +12,11 @@ def test_definitions_load() -> None:
     assert {k.path[-1] for k in repo.asset_graph.get_all_asset_keys()} >= {
         "object_catalog",
         "metadata",
+        "series",
+        "studies",
     }
-    assert defs.resolve_job_def("ingest") is not None
+    ingest = defs.resolve_job_def("ingest")
+    assert {"series", "studies"} <= {k.path[-1] for k in ingest.asset_layer.selected_asset_keys}
     assert defs.resolve_sensor_def("landing_sensor") is not None
     node = repo.asset_graph.get(AssetKey("metadata"))
     assert node.backfill_policy == BackfillPolicy.single_run()
@@ -38,6 +41,8 @@ def test_definitions_validate_with_cli(tmp_path: object) -> None:
         ("pixels_pipeline.dicom.header", ("pyspark", "dagster")),
         ("pixels_pipeline.dicom.render", ("pyspark", "dagster")),
         ("pixels_pipeline.dicom.patches", ("pyspark", "dagster")),
+        ("pixels_pipeline.dicom.geometry", ("pyspark", "dagster")),
+        ("pixels_pipeline.spark.gold", ("dagster",)),
         ("pixels_pipeline.storage.listing", ("pyspark", "dagster")),
         ("pixels_pipeline.api", ("dagster",)),
     ],

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline import api
@@ -127,3 +127,38 @@ def run_silver_stage(
     errors = errors_by_type(written)
     version = api.table_version(lake_uri, table, options=options)
     return StageRun(drop_ids, catalog_rows, rows, update, version, written, errors, timer.seconds)
+
+
+def run_gold_stage(
+    context: AssetExecutionContext,
+    spark: SparkResource,
+    lake: LakeResource,
+    table: api.GoldTable,
+) -> MaterializeResult:  # type: ignore[type-arg]
+    """Bring ``table`` up to date with ``metadata`` (all drops: the partition keys only
+    say which run triggered it) and report what the MERGE did."""
+    drop_ids = api.check_drop_ids(context.partition_keys)  # a bad key fails before any write
+    session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
+    with timed_stage(context, session, table) as timer:
+        update = api.update_gold_table(session, lake_uri, table, options=options)
+    api.register_tables(session, lake_uri, tables=[table], options=options)
+    commit = update.commit
+    context.log.info(
+        f"{table}: {update.mode} update, {update.touched} UIDs recomputed, {update.rows} rows, "
+        f"metadata version {update.source_version}"
+    )
+    return MaterializeResult(
+        metadata={
+            "drops": MetadataValue.text(", ".join(drop_ids)),
+            "mode": MetadataValue.text(update.mode),
+            "uids_recomputed": MetadataValue.int(update.touched),
+            "rows": MetadataValue.int(update.rows),
+            "rows_inserted": MetadataValue.int(commit.rows if commit else 0),
+            "rows_deleted": MetadataValue.int(commit.rows_deleted if commit else 0),
+            "metadata_version": MetadataValue.int(update.source_version),
+            "table_version": MetadataValue.int(api.table_version(lake_uri, table, options=options)),
+            "committed": MetadataValue.bool(commit is not None and not commit.skipped),
+            "duration_s": MetadataValue.float(round(timer.seconds, 3)),
+            "table_uri": MetadataValue.path(api.table_uri(lake_uri, table)),
+        }
+    )

@@ -1,7 +1,8 @@
 """Delta table definitions: DDL with column comments, table properties, catalog names.
 
 Every table is created by Spark SQL (``CREATE TABLE ... USING DELTA``) at
-``<lake>/<table>``, partitioned by ``drop_id``, and registered in Spark's catalog as
+``<lake>/<table>``, partitioned by ``drop_id`` (gold tables, keyed by UID, are not
+partitioned), and registered in Spark's catalog as
 ``pixels.<table>`` so that ``spark.sql("SELECT ... FROM pixels.metadata")`` works.
 """
 
@@ -16,11 +17,12 @@ from deltalake import DeltaTable as LogReader
 from pyspark.sql import SparkSession
 
 from pixels_pipeline.spark.object_store import spark_path
-from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES, spark_schema
+from pixels_pipeline.spark.schemas import GOLD_KEYS, PARTITION_COLUMN, TABLES, spark_schema
 from pixels_pipeline.storage.uri import StorageOptions, join_uri
 
 __all__ = [
     "DATABASE",
+    "GOLD_TABLES",
     "ensure_table",
     "properties_for",
     "qualified_name",
@@ -38,6 +40,7 @@ _REGISTERED: weakref.WeakKeyDictionary[SparkSession, dict[str, str]] = (
     weakref.WeakKeyDictionary()
 )
 SILVER_TABLES = ("metadata", "thumbnails", "patches")
+GOLD_TABLES = tuple(GOLD_KEYS)
 # Big values whose min/max statistics would only cost time: never used to skip files.
 _NO_STATS = {"meta", "settings", "thumbnail_png", "data", "shape", "path_tags", "error_message"}
 # Commit-time properties every table carries. Deletion vectors stay off: delta-rs' pyarrow
@@ -64,14 +67,15 @@ def qualified_name(table: str, database: str = DATABASE) -> str:
 
 
 def properties_for(table: str, schema: pa.Schema) -> dict[str, str]:
-    """Table properties: common ones, statistics columns, Change Data Feed on silver."""
+    """Table properties: common ones, statistics columns, Change Data Feed on silver and
+    gold tables (gold tables read metadata's; their own serves downstream readers)."""
     stats = [
         f.name
         for f in schema
         if f.name not in _NO_STATS and f.name != PARTITION_COLUMN and _has_min_max(f.type)
     ]
     props = {**_COMMON_PROPERTIES, "delta.dataSkippingStatsColumns": ",".join(stats)}
-    if table in SILVER_TABLES:
+    if table in SILVER_TABLES or table in GOLD_TABLES:
         props["delta.enableChangeDataFeed"] = "true"
     return props
 
@@ -119,9 +123,10 @@ def ensure_table(
         if table_exists(uri, options):
             break
         try:
+            partitioning = "" if table in GOLD_TABLES else f"PARTITIONED BY ({PARTITION_COLUMN}) "
             spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {path_identifier(uri)} ({_columns_ddl(schema)}) "
-                f"USING DELTA PARTITIONED BY ({PARTITION_COLUMN}) "
+                f"USING DELTA {partitioning}"
                 f"TBLPROPERTIES ({_properties_ddl(wanted)})"
             )
             return

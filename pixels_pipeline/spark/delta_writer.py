@@ -42,8 +42,10 @@ __all__ = [
     "PAUSE_MARKER",
     "CommitResult",
     "drops_predicate",
+    "merge_by_key",
     "merge_partitions",
     "replace_partitions",
+    "transaction_version",
 ]
 
 PAUSE_MARKER = "pixels_pipeline: data files being written, pausing before commit"
@@ -198,6 +200,72 @@ def merge_partitions(
         if app_id is not None:
             spark.conf.unset(_TXN_APP_ID)
             spark.conf.unset(_TXN_VERSION)
+        spark.catalog.dropTempView(view)
+    return _last_commit(table_uri, options, skipped=False)
+
+
+def transaction_version(uri: str, app_id: str, options: StorageOptions | None = None) -> int | None:
+    """The last ``txnVersion`` committed under ``app_id`` (read by delta-rs), or None."""
+    if not table_exists(uri, options):
+        return None
+    log = LogReader(uri, storage_options=(options or StorageOptions()).delta_options())
+    version = log.transaction_version(app_id)
+    return None if version is None else int(version)
+
+
+def merge_by_key(
+    rows: DataFrame,
+    deletes: DataFrame,
+    table_uri: str,
+    table: str,
+    *,
+    key: str,
+    txn: tuple[str, int],
+    options: StorageOptions | None = None,
+) -> CommitResult:
+    """One ``MERGE`` into an unpartitioned table keyed by ``key``: each of ``rows``
+    replaces or inserts its key's row; keys of ``deletes`` (a ``key`` column) that
+    ``rows`` lacks lose their row.
+
+    ``txn`` = ``(app_id, version)`` is committed with the data (Delta's
+    ``SetTransaction``): a write whose version is not above the one recorded for
+    ``app_id`` is skipped, so a retried step commits once and the recorded version says,
+    atomically with the data, what input the table reflects.
+    """
+    app_id, version = txn
+    done = transaction_version(table_uri, app_id, options)
+    if done is not None and done >= version:
+        return _last_commit(table_uri, options, skipped=True)
+    spark = rows.sparkSession
+    use_object_store(spark, options)
+    ensure_table(spark, table_uri, table, options)
+    names = TABLES[table].names
+    source = rows.select(*names).withColumn(DELETE_COLUMN, lit(False))
+    marks = (
+        deletes.select(key)
+        .distinct()
+        .join(rows.select(key), key, "left_anti")
+        .withColumn(DELETE_COLUMN, lit(True))
+    )
+    view = f"pixels_merge_{uuid.uuid4().hex}"
+    source.unionByName(marks, allowMissingColumns=True).createOrReplaceTempView(view)
+    sets = ", ".join(f"t.`{n}` = s.`{n}`" for n in names)
+    columns = ", ".join(f"`{n}`" for n in names)
+    values = ", ".join(f"s.`{n}`" for n in names)
+    statement = (
+        f"MERGE INTO {path_identifier(table_uri)} AS t USING {view} AS s "
+        f"ON t.`{key}` = s.`{key}` "
+        f"WHEN MATCHED AND s.{DELETE_COLUMN} THEN DELETE "
+        f"WHEN MATCHED THEN UPDATE SET {sets} "
+        f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
+    )
+    try:
+        spark.conf.set(_TXN_APP_ID, app_id)
+        spark.conf.set(_TXN_VERSION, str(version))
+        spark.sql(statement)
+    finally:
+        spark.conf.unset(_TXN_APP_ID)
+        spark.conf.unset(_TXN_VERSION)
         spark.catalog.dropTempView(view)
     return _last_commit(table_uri, options, skipped=False)
 

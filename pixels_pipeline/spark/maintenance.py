@@ -29,6 +29,8 @@ ZORDER: dict[str, tuple[str, ...]] = {
     "metadata": ("study_instance_uid", "series_instance_uid"),
     "thumbnails": ("sop_instance_uid",),
     "patches": ("row_id", "frame_index"),
+    "series": ("study_instance_uid", "modality"),
+    "studies": ("study_date",),
 }
 
 

@@ -122,11 +122,84 @@ PATCHES = pa.schema(
     ]
 )
 
+_GOLD_TRAILER = [
+    _f("drop_ids", pa.list_(pa.string()), "drops holding its instances, sorted"),
+    _f("error_count", pa.int64(), "its metadata rows with an error_type (e.g. truncated files)"),
+    _f("metadata_version", pa.int64(), "metadata table version this row was computed from"),
+    _f("updated_at", _TS, "when this row was last recomputed"),
+]
+
+SERIES = pa.schema(
+    [
+        _f("series_instance_uid", pa.string(), "(0020,000E) Series Instance UID: the key"),
+        _f("study_instance_uid", pa.string(), "(0020,000D) Study Instance UID"),
+        _f("patient_id", pa.string(), "(0010,0020) Patient ID (PHI: never logged)"),
+        _f("modality", pa.string(), "(0008,0060) Modality"),
+        _f("body_part_examined", pa.string(), "(0018,0015) Body Part Examined"),
+        _f("series_description", pa.string(), "(0008,103E) Series Description"),
+        _f("series_number", pa.int32(), "(0020,0011) Series Number"),
+        _f("manufacturer", pa.string(), "(0008,0070) Manufacturer"),
+        _f("manufacturer_model_name", pa.string(), "(0008,1090) Manufacturer's Model Name"),
+        _f("sop_class_uids", pa.list_(pa.string()), "distinct (0008,0016) SOP Class UIDs"),
+        _f("transfer_syntax_uids", pa.list_(pa.string()), "distinct (0002,0010) Transfer Syntaxes"),
+        _f("instance_count", pa.int64(), "distinct SOP Instance UIDs"),
+        _f("file_count", pa.int64(), "metadata rows (files); above instance_count if duplicated"),
+        _f("frame_count", pa.int64(), "Number of Frames (1 when absent) summed over instances"),
+        _f("total_bytes", pa.int64(), "sum of the files' sizes (object_catalog.length)"),
+        _f("rows", pa.int32(), "(0028,0010) Rows when all instances agree, else null"),
+        _f("columns", pa.int32(), "(0028,0011) Columns when all instances agree, else null"),
+        _f("pixel_spacing", pa.list_(pa.float64()), "(0028,0030) mm, when all agree, else null"),
+        _f("slice_thickness", pa.float64(), "(0018,0050) mm, when all agree, else null"),
+        _f("first_acquisition", _TS, "earliest acquisition date-time (DICOM local time)"),
+        _f("last_acquisition", _TS, "latest acquisition date-time (DICOM local time)"),
+        _f("orientation_count", pa.int32(), "distinct Image Orientation (Patient) values"),
+        _f("single_orientation", pa.bool_(), "exactly one image orientation"),
+        _f("image_orientation", pa.list_(pa.float64()), "(0020,0037) the one orientation"),
+        _f("slice_spacing_min", pa.float64(), "smallest step between slices along the normal, mm"),
+        _f("slice_spacing_mean", pa.float64(), "mean step between slices along the normal, mm"),
+        _f("slice_spacing_max", pa.float64(), "largest step between slices along the normal, mm"),
+        _f("duplicate_positions", pa.int32(), "slices at an already occupied position"),
+        _f("missing_positions", pa.int32(), "slices missing from gaps in the spacing"),
+        _f(
+            "is_regular_volume",
+            pa.bool_(),
+            "one orientation, size and pixel spacing; uniform spacing, no duplicate or gap",
+        ),
+        *_GOLD_TRAILER,
+    ]
+)
+
+STUDIES = pa.schema(
+    [
+        _f("study_instance_uid", pa.string(), "(0020,000D) Study Instance UID: the key"),
+        _f("patient_id", pa.string(), "(0010,0020) Patient ID (PHI: never logged)"),
+        _f("patient_sex", pa.string(), "(0010,0040) Patient's Sex"),
+        _f("patient_age", pa.string(), "(0010,1010) Patient's Age, e.g. 045Y"),
+        _f("study_date", pa.date32(), "(0008,0020) Study Date"),
+        _f("study_description", pa.string(), "(0008,1030) Study Description"),
+        _f("accession_number", pa.string(), "(0008,0050) Accession Number"),
+        _f("modalities", pa.list_(pa.string()), "distinct modalities of its series, sorted"),
+        _f("series_count", pa.int64(), "distinct Series Instance UIDs"),
+        _f("instance_count", pa.int64(), "distinct SOP Instance UIDs"),
+        _f("file_count", pa.int64(), "metadata rows (files)"),
+        _f("total_bytes", pa.int64(), "sum of the files' sizes (object_catalog.length)"),
+        *_GOLD_TRAILER,
+    ]
+)
+
+GOLD_KEYS: dict[str, str] = {
+    "series": "series_instance_uid",
+    "studies": "study_instance_uid",
+}
+"""Gold tables: keyed by UID, not partitioned by drop."""
+
 TABLES: dict[str, pa.Schema] = {
     "object_catalog": OBJECT_CATALOG,
     "metadata": METADATA,
     "thumbnails": THUMBNAILS,
     "patches": PATCHES,
+    "series": SERIES,
+    "studies": STUDIES,
 }
 
 

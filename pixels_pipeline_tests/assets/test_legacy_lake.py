@@ -7,6 +7,7 @@ import deltalake
 import pytest
 from dagster import DagsterInstance
 
+from pixels_pipeline import api
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.patches import patches
@@ -75,3 +76,9 @@ def test_legacy_lake_is_updated_in_place(spark: object, tmp_path: Path) -> None:
         if r["path"].endswith("/late.dcm")
     ]
     assert len(late) == 1 and late[0]["error_type"] is None and late[0]["modality"] == "MR"
+    # The gold tables build on the old metadata table (no typed columns added to it; its
+    # first versions have no Change Data Feed, so the first update is a full one).
+    rows = deltalake.DeltaTable(str(lake / "metadata")).to_pyarrow_table().to_pylist()
+    gold = api.update_gold_table(spark, str(lake), "series")  # type: ignore[arg-type]
+    assert gold.mode == "full"
+    assert gold.rows == len({r["series_instance_uid"] for r in rows if r["series_instance_uid"]})

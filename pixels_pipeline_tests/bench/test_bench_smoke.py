@@ -67,8 +67,8 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert stages["thumbnails"]["pipeline_errors"] == 0
     details = stages["end_to_end"]["pipeline_details"]
     assert details["assets"] == sorted(ASSETS.split(","))
-    every = result["end_to_end_all_assets"]  # the extra run with patches, no ratio
-    assert every["assets"] == sorted([*ASSETS.split(","), "patches"])
+    every = result["end_to_end_all_assets"]  # the extra run with patches and gold, no ratio
+    assert every["assets"] == sorted([*ASSETS.split(","), "patches", "series", "studies"])
     assert every["files_per_s"] > 0 and set(every["asset_seconds"]) == set(every["assets"])
     # The late files (1 %, at least one) are all the second run of every asset computes.
     incremental = result["incremental"]

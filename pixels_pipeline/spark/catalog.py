@@ -40,6 +40,7 @@ _ENTRIES = pa.schema(
     ]
 )
 FILES_PER_TASK = 64
+UNLISTED_FOLDER = "cannot list folder"  # error_message of a folder's row: keep its files' rows
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class _Walker:
                         for i in walk(fs, unit["path"])
                     ]
                 except Exception as exc:
-                    error = f"cannot list folder: {type(exc).__name__}: {exc}"
+                    error = f"{UNLISTED_FOLDER}: {type(exc).__name__}"
                     rows = [
                         {**base, "path": unit["path"], "size": 0, "mtime": None, "error": error}
                     ]

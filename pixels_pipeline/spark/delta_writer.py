@@ -6,6 +6,12 @@
   deletes the rows of deleted or changed files of those drops, so only data files
   holding affected rows are rewritten.
 
+Runs of the same drops never interleave their commits: a caller that planned its rows
+from the table as of ``read_version`` passes it, and the write raises
+:class:`TableChangedError` instead of committing when another commit touched those
+drops since (checked on the driver just before the write; Delta's own conflict detection
+covers the write's transaction itself, and its conflicts become the same error).
+
 Retried steps stay idempotent with Delta's own transaction ids: a write carrying an
 ``app_id`` already in the table's log is skipped (``txnAppId``/``txnVersion`` options for
 writes, the ``spark.databricks.delta.write.txnAppId/txnVersion`` session confs for MERGE),
@@ -18,7 +24,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -26,6 +32,8 @@ from deltalake import DeltaTable as LogReader
 from pyspark.sql import DataFrame
 from pyspark.sql.functions import lit
 
+from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
+from pixels_pipeline.spark.delta_reader import commits_touching
 from pixels_pipeline.spark.delta_tables import (
     ensure_table,
     path_identifier,
@@ -41,9 +49,12 @@ __all__ = [
     "DELETE_COLUMN",
     "PAUSE_MARKER",
     "CommitResult",
+    "TableChangedError",
     "drops_predicate",
+    "is_conflict",
     "merge_partitions",
     "replace_partitions",
+    "transient_predicate",
 ]
 
 PAUSE_MARKER = "pixels_pipeline: data files being written, pausing before commit"
@@ -51,6 +62,60 @@ DELETE_COLUMN = "_pixels_delete"  # MERGE source marker: delete the rows of this
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 _TXN_VERSION_VALUE = 1  # one write per app id: a run, a table and its drops
+
+
+# Delta's commit conflicts (io.delta.exceptions.*), by class name or error class.
+_CONFLICTS = (
+    "ConcurrentAppend",
+    "ConcurrentDelete",
+    "ConcurrentTransaction",
+    "ConcurrentWrite",
+    "MetadataChanged",
+    "ProtocolChanged",
+    "DELTA_CONCURRENT",
+)
+
+
+class TableChangedError(RuntimeError):
+    """The table's partitions changed while this run was computing its update: committing
+    would overwrite a newer result with a stale one. Plan again from the current version."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of Delta's concurrent-modification errors."""
+    text = f"{type(exc).__name__} {exc}"
+    return any(name in text for name in _CONFLICTS)
+
+
+def _check_unchanged(
+    uri: str,
+    table: str,
+    drop_ids: Sequence[str],
+    read_version: int | None,
+    options: StorageOptions | None,
+) -> None:
+    if read_version is None:
+        return
+    touched = commits_touching(uri, drop_ids, read_version, options)
+    if touched:
+        raise TableChangedError(
+            f"{table} changed while running: drops {', '.join(drop_ids)} were committed to "
+            f"in version(s) {', '.join(map(str, touched))} after this run read version "
+            f"{read_version}"
+        )
+
+
+def _commit_or_raise(write: Callable[[], object], table: str, drop_ids: Sequence[str]) -> None:
+    """Run the Spark write; Delta's commit conflicts become :class:`TableChangedError`."""
+    try:
+        write()
+    except Exception as exc:
+        if is_conflict(exc):
+            raise TableChangedError(
+                f"{table} changed while running: a concurrent commit conflicts with this "
+                f"write of drops {', '.join(drop_ids)} ({type(exc).__name__})"
+            ) from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -69,6 +134,13 @@ def drops_predicate(drop_ids: Sequence[str], alias: str | None = None) -> str:
     """SQL ``drop_id IN (...)``, optionally qualified by a table alias."""
     column = f"{alias}.{PARTITION_COLUMN}" if alias else PARTITION_COLUMN
     return f"{column} IN ({', '.join(sql_string(d) for d in drop_ids)})"
+
+
+def transient_predicate(alias: str | None = None) -> str:
+    """SQL: the row's ``error_type`` is transient (retried on the next materialization)."""
+    column = f"{alias}.error_type" if alias else "error_type"
+    values = ", ".join(sql_string(t.value) for t in sorted(TRANSIENT_ERRORS))
+    return f"{column} IN ({values})"
 
 
 def _committed_before(uri: str, app_id: str | None, options: StorageOptions | None) -> int | None:
@@ -119,10 +191,12 @@ def replace_partitions(
     drop_ids: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
+    read_version: int | None = None,
 ) -> CommitResult:
     """Replace the ``drop_ids`` partitions of a Delta table with ``rows`` in one commit
     (Spark's writer, ``replaceWhere``). Rows of other drops fail the write; a drop that
-    gets no rows becomes empty."""
+    gets no rows becomes empty. With ``read_version`` (the version ``rows`` were planned
+    from), raises :class:`TableChangedError` if those drops were committed to since."""
     if not drop_ids:
         raise ValueError("nothing to write: no drop_ids were given")
     if _committed_before(table_uri, app_id, options) is not None:
@@ -140,7 +214,8 @@ def replace_partitions(
     )
     if app_id is not None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", _TXN_VERSION_VALUE)
-    writer.save(spark_path(table_uri))
+    _check_unchanged(table_uri, table, drop_ids, read_version, options)
+    _commit_or_raise(lambda: writer.save(spark_path(table_uri)), table, drop_ids)
     return _last_commit(table_uri, options, skipped=False)
 
 
@@ -154,6 +229,7 @@ def merge_partitions(
     key: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
+    read_version: int | None = None,
 ) -> CommitResult:
     """One ``MERGE`` into the ``drop_ids`` partitions: insert ``inserts`` (rows whose
     ``key`` the table lacks) and delete every row matching a key of ``deletes``
@@ -163,6 +239,10 @@ def merge_partitions(
     Delta 4.4 then rewrites every data file of the table that the clause could reach
     (other drops included, measured), while a matched delete rewrites only the files that
     hold deleted rows. Insert-only merges rewrite nothing.
+
+    A table row with a transient error (:data:`TRANSIENT_ERRORS`) is never matched by an
+    insert: its key is both deleted and inserted, so the retried row replaces it.
+    ``read_version``: as for :func:`replace_partitions`.
     """
     if _committed_before(table_uri, app_id, options) is not None:
         return _last_commit(table_uri, options, skipped=True)
@@ -180,6 +260,7 @@ def merge_partitions(
         [
             drops_predicate(drop_ids, "t"),
             *(f"t.`{k}` <=> s.`{k}`" for k in [PARTITION_COLUMN, *key]),
+            f"(s.{DELETE_COLUMN} OR NOT coalesce({transient_predicate('t')}, false))",
         ]
     )
     columns = ", ".join(f"`{n}`" for n in names)
@@ -193,7 +274,8 @@ def merge_partitions(
         if app_id is not None:
             spark.conf.set(_TXN_APP_ID, app_id)
             spark.conf.set(_TXN_VERSION, str(_TXN_VERSION_VALUE))
-        spark.sql(statement)
+        _check_unchanged(table_uri, table, drop_ids, read_version, options)
+        _commit_or_raise(lambda: spark.sql(statement), table, drop_ids)
     finally:
         if app_id is not None:
             spark.conf.unset(_TXN_APP_ID)

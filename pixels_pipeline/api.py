@@ -214,10 +214,14 @@ def update_catalog(
     app_id: str | None = None,
 ) -> TableUpdate:
     """List the drops again and commit their ``object_catalog`` rows only if any file was
-    added, changed (fingerprint) or deleted."""
-    listing = catalog_drops(
-        spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
-    )
+    added, changed (fingerprint) or deleted (listed once more if another run committed to
+    these drops meanwhile)."""
+
+    def listing() -> DataFrame:
+        return catalog_drops(
+            spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
+        )
+
     return refresh_catalog(
         spark,
         _uri(lake, "object_catalog"),

@@ -93,20 +93,45 @@ def _check_unchanged(
     drop_ids: Sequence[str],
     read_version: int | None,
     options: StorageOptions | None,
-) -> None:
+    *,
+    own: int | None = None,
+) -> int | None:
+    """Raise :class:`TableChangedError` if a commit after ``read_version`` (other than our
+    ``own``) touched ``drop_ids``; return the version checked up to."""
     if read_version is None:
-        return
-    touched = commits_touching(uri, drop_ids, read_version, options)
+        return None
+    touched = [v for v in commits_touching(uri, drop_ids, read_version, options) if v != own]
     if touched:
         raise TableChangedError(
             f"{table} changed while running: drops {', '.join(drop_ids)} were committed to "
             f"in version(s) {', '.join(map(str, touched))} after this run read version "
-            f"{read_version}"
+            f"{read_version}" + (f" (this run committed version {own})" if own else "")
         )
+    return max(read_version, _version(uri, options))
 
 
-def _commit_or_raise(write: Callable[[], object], table: str, drop_ids: Sequence[str]) -> None:
-    """Run the Spark write; Delta's commit conflicts become :class:`TableChangedError`."""
+def _version(uri: str, options: StorageOptions | None) -> int:
+    if not table_exists(uri, options):
+        return -1
+    return LogReader(uri, storage_options=(options or StorageOptions()).delta_options()).version()
+
+
+def _commit_or_raise(
+    write: Callable[[], object],
+    uri: str,
+    table: str,
+    drop_ids: Sequence[str],
+    read_version: int | None,
+    options: StorageOptions | None,
+) -> None:
+    """Check, run the Spark write, check again.
+
+    Before: no commit touched the drops since ``read_version``. During: Delta's conflict
+    detection, whose errors become :class:`TableChangedError`. After: a commit that slipped
+    in between the first check and the start of Delta's transaction is found in the log
+    (our stale rows were committed over it): :class:`TableChangedError`, so the caller
+    plans again and commits the repair at once."""
+    checked = _check_unchanged(uri, table, drop_ids, read_version, options)
     try:
         write()
     except Exception as exc:
@@ -116,6 +141,8 @@ def _commit_or_raise(write: Callable[[], object], table: str, drop_ids: Sequence
                 f"write of drops {', '.join(drop_ids)} ({type(exc).__name__})"
             ) from exc
         raise
+    if checked is not None:
+        _check_unchanged(uri, table, drop_ids, checked, options, own=_version(uri, options))
 
 
 @dataclass(frozen=True)
@@ -214,8 +241,14 @@ def replace_partitions(
     )
     if app_id is not None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", _TXN_VERSION_VALUE)
-    _check_unchanged(table_uri, table, drop_ids, read_version, options)
-    _commit_or_raise(lambda: writer.save(spark_path(table_uri)), table, drop_ids)
+    _commit_or_raise(
+        lambda: writer.save(spark_path(table_uri)),
+        table_uri,
+        table,
+        drop_ids,
+        read_version,
+        options,
+    )
     return _last_commit(table_uri, options, skipped=False)
 
 
@@ -274,8 +307,9 @@ def merge_partitions(
         if app_id is not None:
             spark.conf.set(_TXN_APP_ID, app_id)
             spark.conf.set(_TXN_VERSION, str(_TXN_VERSION_VALUE))
-        _check_unchanged(table_uri, table, drop_ids, read_version, options)
-        _commit_or_raise(lambda: spark.sql(statement), table, drop_ids)
+        _commit_or_raise(
+            lambda: spark.sql(statement), table_uri, table, drop_ids, read_version, options
+        )
     finally:
         if app_id is not None:
             spark.conf.unset(_TXN_APP_ID)

@@ -57,14 +57,21 @@ def _settled() -> Column:
 
 
 def _planned(
-    plan: Callable[[int], TableUpdate], table_uri: str, options: StorageOptions | None
+    plan: Callable[[int, str | None], TableUpdate],
+    table_uri: str,
+    app_id: str | None,
+    options: StorageOptions | None,
+    *,
+    attempts: int = PLAN_ATTEMPTS,
 ) -> TableUpdate:
-    """``plan(version)`` at the table's current version; once more if it was overtaken."""
-    for attempt in range(1, PLAN_ATTEMPTS + 1):
+    """``plan(version, app_id)`` at the table's current version; again if it was overtaken
+    (with its own app id: a first attempt that did commit must not skip the repair)."""
+    for attempt in range(1, attempts + 1):
+        app = app_id if app_id is None or attempt == 1 else f"{app_id}:plan{attempt}"
         try:
-            return plan(table_version_of(table_uri, options))
+            return plan(table_version_of(table_uri, options), app)
         except TableChangedError:
-            if attempt == PLAN_ATTEMPTS:
+            if attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 
@@ -104,7 +111,7 @@ def update_partitions(
     (its rows for those drops), computing only what is new or failed transiently, in at
     most one commit."""
 
-    def plan(version: int) -> TableUpdate:
+    def plan(version: int, app_id: str | None) -> TableUpdate:
         held = sum(partition_row_counts(table_uri, drop_ids, options).values())
         if held == 0:
             n = catalog.count()
@@ -146,13 +153,13 @@ def update_partitions(
         )
         return TableUpdate(commit, n_todo, n_keep, n_removed)
 
-    return _planned(plan, table_uri, options)
+    return _planned(plan, table_uri, app_id, options)
 
 
 def refresh_catalog(
     spark: SparkSession,
     table_uri: str,
-    listing: DataFrame,
+    listing: DataFrame | Callable[[], DataFrame],
     *,
     drop_ids: Sequence[str],
     app_id: str | None = None,
@@ -163,11 +170,13 @@ def refresh_catalog(
     A ``MERGE`` inserts new or changed files and deletes gone or changed ones; unchanged
     files' rows are not touched, so they keep their first ``ingested_at``. Rows of files
     below a folder the listing could not read are kept; rows with a transient error are
-    replaced by the new listing's.
+    replaced by the new listing's. ``listing``: a function listing the drops (called again
+    when the plan is made again), or a DataFrame (then an overtaken plan raises).
     """
 
-    def plan(version: int) -> TableUpdate:
-        fresh = listing.localCheckpoint()  # listed again when the plan is made again
+    def plan(version: int, app_id: str | None) -> TableUpdate:
+        rows = listing() if callable(listing) else listing
+        fresh = rows.localCheckpoint()
         held = sum(partition_row_counts(table_uri, drop_ids, options).values())
         if held == 0:
             commit = replace_partitions(
@@ -214,7 +223,9 @@ def refresh_catalog(
         )
         return TableUpdate(commit, added, kept, removed)
 
-    return _planned(plan, table_uri, options)
+    return _planned(
+        plan, table_uri, app_id, options, attempts=PLAN_ATTEMPTS if callable(listing) else 1
+    )
 
 
 def _outside_unlisted(rows: DataFrame, listing: DataFrame) -> DataFrame:

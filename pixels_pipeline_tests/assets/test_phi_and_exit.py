@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.dagster, pytest.mark.slow]
 
 CANARY = "zqxcanary"  # lower case: matched case-insensitively
 DROP = "phi-drop"
+SELECT = ("--select", "*", "--partition", DROP)
 
 
 def write_canary_drop(landing: Path) -> Path:
@@ -63,8 +64,7 @@ def test_a_run_leaves_no_phi_outside_the_tables_and_exits_zero(tmp_path: Path) -
     }
     dagster = Path(sys.executable).with_name("dagster")
     run = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "pixels_pipeline.definitions"]
-        + ["--select", "*", "--partition", DROP],
+        [str(dagster), "asset", "materialize", "-m", "pixels_pipeline.definitions", *SELECT],
         env=env,
         cwd=tmp_path,
         capture_output=True,

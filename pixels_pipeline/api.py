@@ -27,7 +27,12 @@ from pixels_pipeline.spark.delta_reader import (
 )
 from pixels_pipeline.spark.delta_tables import DATABASE
 from pixels_pipeline.spark.delta_tables import register_tables as _register_tables
-from pixels_pipeline.spark.delta_writer import CommitResult, replace_partitions
+from pixels_pipeline.spark.delta_writer import (
+    CommitResult,
+    TableChangedError,
+    is_conflict,
+    replace_partitions,
+)
 from pixels_pipeline.spark.images import (
     PatchSettings,
     cut_patches,
@@ -59,6 +64,7 @@ __all__ = [
     "Rows",
     "SparkSettings",
     "StorageOptions",
+    "TableChangedError",
     "TableUpdate",
     "catalog",
     "catalog_drops",
@@ -67,6 +73,7 @@ __all__ = [
     "extract_metadata",
     "get_spark",
     "history",
+    "is_conflict",
     "list_drops",
     "maintain_table",
     "metadata_rows",

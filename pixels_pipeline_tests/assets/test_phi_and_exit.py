@@ -22,16 +22,20 @@ SELECT = ("--select", "*", "--partition", DROP)
 
 
 def write_canary_drop(landing: Path) -> Path:
-    """A drop with a folder named after the patient, holding the patient's file (named
-    after them too), a truncated copy and a non-DICOM note: success and error rows."""
-    source = find_test_file("CT_small.dcm")
-    assert source is not None
-    ds = pydicom.dcmread(source)
-    ds.PatientName = f"{CANARY.upper()}^ALICE"
-    ds.PatientID = f"{CANARY.upper()}-0042"
+    """A drop with a folder named after the patient, holding the patient's files (named
+    after them too; one decoded in-process, one by gdcm in the isolated child), a
+    truncated copy and a non-DICOM note: success and error rows. The birth date is not a
+    valid DA value, so pydicom warns quoting it."""
     folder = landing / DROP / f"{CANARY}_alice_patient"
     folder.mkdir(parents=True)
-    ds.save_as(folder / f"{CANARY}_alice.dcm")
+    for source_name, name in (("CT_small.dcm", "alice"), ("JPEG-LL.dcm", "alice_jpeg")):
+        source = find_test_file(source_name)
+        assert source is not None
+        ds = pydicom.dcmread(source)
+        ds.PatientName = f"{CANARY.upper()}^ALICE"
+        ds.PatientID = f"{CANARY.upper()}-0042"
+        ds.add_new(0x00100030, "DA", CANARY.upper())  # Patient's Birth Date
+        ds.save_as(folder / f"{CANARY}_{name}.dcm")
     data = (folder / f"{CANARY}_alice.dcm").read_bytes()
     (folder / f"{CANARY}_alice_cut.dcm").write_bytes(data[: len(data) // 3])
     (folder / f"{CANARY}_notes.txt").write_text(f"notes about {CANARY} alice\n")
@@ -77,8 +81,13 @@ def test_a_run_leaves_no_phi_outside_the_tables_and_exits_zero(tmp_path: Path) -
     meta = pydicom.dcmread(landing / DROP / f"{CANARY}_alice_patient" / f"{CANARY}_alice.dcm")
     assert CANARY.upper() in str(meta.PatientName)
     assert files_holding(lake / "metadata", CANARY.encode())
-    # ... and nothing else does: not the event log, compute logs or run storage.
+    # ... and nothing else does: not the event log, compute logs or run storage, nor the
+    # gallery (captioned by row id), ...
     assert files_holding(home, CANARY.encode()) == []
+    gallery = lake / "_gallery" / DROP / "index.html"
+    assert gallery.read_text().count("<figure") == 2
+    assert files_holding(lake / "_gallery", CANARY.encode()) == []
+    # ... nor the run's output.
     output = (run.stdout + run.stderr).lower()
     assert CANARY.encode() not in output, output[
         max(0, output.find(CANARY.encode()) - 300) : output.find(CANARY.encode()) + 300

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -184,6 +185,9 @@ atexit.register(ISOLATED.stop)
 def child_main(read_fd: int, write_fd: int, parent_pid: int | None = None) -> None:
     """Child loop: decode requests until the pipe closes. Runs only in the child."""
     _fence(parent_pid)
+    # pydicom's warnings quote element values (names, dates): per-file issues become
+    # error rows, never lines on the run's stderr.
+    warnings.filterwarnings("ignore", module="pydicom")
     from pixels_pipeline.dicom.decode import _decode_in_child
 
     recv, send = Connection(read_fd, writable=False), Connection(write_fd, readable=False)

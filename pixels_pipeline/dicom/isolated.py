@@ -16,7 +16,9 @@ The child is fenced in:
 * time: every exchange has a deadline; a child that misses it is killed and the call
   raises :class:`DecoderTimeoutError`;
 * lifetime: it dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and it exits at the
-  end of its request pipe);
+  end of its request pipe). Linux sends the signal when the *thread* that started the
+  child ends: a child started from a short-lived thread goes with it, and the next call
+  starts a fresh one (Spark's Python workers call from their main thread);
 * disk: file bytes reach gdcm through an anonymous in-memory file (``memfd``), so a crash
   leaves no copy of a DICOM file behind;
 * environment: it gets an allow-list of variables (paths, locale, thread counts), no

@@ -47,11 +47,13 @@ def commits_touching(
     drop_ids: Sequence[str],
     since: int,
     options: StorageOptions | None = None,
+    *,
+    until: int | None = None,
 ) -> list[int]:
-    """Versions after ``since`` whose commit added or removed data files of ``drop_ids``
-    (read from the commit files of the Delta log; a commit file that is gone counts as
-    touching, to be safe)."""
-    current = table_version_of(table_uri, options)
+    """Versions after ``since`` (up to ``until``, default the current one) whose commit
+    added or removed data files of ``drop_ids`` (read from the commit files of the Delta
+    log; a commit file that is gone counts as touching, to be safe)."""
+    current = table_version_of(table_uri, options) if until is None else until
     if current <= since:
         return []
     fs, root = filesystem_for(join_uri(table_uri, "_delta_log"), options)

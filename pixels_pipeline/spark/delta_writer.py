@@ -100,14 +100,17 @@ def _check_unchanged(
     ``own``) touched ``drop_ids``; return the version checked up to."""
     if read_version is None:
         return None
-    touched = [v for v in commits_touching(uri, drop_ids, read_version, options) if v != own]
+    upto = _version(uri, options)
+    touched = [
+        v for v in commits_touching(uri, drop_ids, read_version, options, until=upto) if v != own
+    ]
     if touched:
         raise TableChangedError(
             f"{table} changed while running: drops {', '.join(drop_ids)} were committed to "
             f"in version(s) {', '.join(map(str, touched))} after this run read version "
             f"{read_version}" + (f" (this run committed version {own})" if own else "")
         )
-    return max(read_version, _version(uri, options))
+    return max(read_version, upto)
 
 
 def _version(uri: str, options: StorageOptions | None) -> int:
@@ -142,6 +145,8 @@ def _commit_or_raise(
             ) from exc
         raise
     if checked is not None:
+        # Our commit is the newest version now, unless a later one followed it (which then
+        # planned after us, or fails its own checks).
         _check_unchanged(uri, table, drop_ids, checked, options, own=_version(uri, options))
 
 

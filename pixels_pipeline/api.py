@@ -28,7 +28,12 @@ from pixels_pipeline.spark.delta_reader import (
 )
 from pixels_pipeline.spark.delta_tables import DATABASE
 from pixels_pipeline.spark.delta_tables import register_tables as _register_tables
-from pixels_pipeline.spark.delta_writer import CommitResult, replace_partitions
+from pixels_pipeline.spark.delta_writer import (
+    CommitResult,
+    TableChangedError,
+    is_conflict,
+    replace_partitions,
+)
 from pixels_pipeline.spark.gold import GoldTable, GoldUpdate, update_gold
 from pixels_pipeline.spark.images import (
     PatchSettings,
@@ -71,6 +76,7 @@ __all__ = [
     "Rows",
     "SparkSettings",
     "StorageOptions",
+    "TableChangedError",
     "TableUpdate",
     "catalog",
     "catalog_drops",
@@ -80,6 +86,7 @@ __all__ = [
     "extract_metadata",
     "get_spark",
     "history",
+    "is_conflict",
     "list_drops",
     "maintain_table",
     "metadata_rows",
@@ -229,11 +236,15 @@ def update_catalog(
     app_id: str | None = None,
 ) -> TableUpdate:
     """List the drops again and commit their ``object_catalog`` rows only if any file was
-    added, changed (fingerprint) or deleted."""
+    added, changed (fingerprint) or deleted (listed once more if another run committed to
+    these drops meanwhile)."""
     check_drop_ids([d.drop_id for d in drops])
-    listing = catalog_drops(
-        spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
-    )
+
+    def listing() -> DataFrame:
+        return catalog_drops(
+            spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
+        )
+
     return refresh_catalog(
         spark,
         _uri(lake, "object_catalog"),

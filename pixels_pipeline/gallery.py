@@ -13,10 +13,11 @@ from PIL import Image, ImageDraw
 
 @dataclass(frozen=True)
 class GalleryEntry:
-    """One thumbnail and what the gallery shows under it."""
+    """One thumbnail and what the gallery shows under it: the row id (the table has the
+    row's path; names of files and folders can be PHI), modality and SOP Instance UID."""
 
     png: bytes
-    path: str
+    row_id: str
     modality: str | None
     sop_instance_uid: str | None
 
@@ -48,12 +49,12 @@ def data_uri(png: bytes) -> str:
 
 
 def gallery_html(entries: Sequence[GalleryEntry], *, title: str) -> str:
-    """A self-contained HTML page (images inlined) listing file, modality and SOP UID."""
+    """A self-contained HTML page (images inlined) listing row id, modality and SOP UID."""
     cards = "\n".join(
-        "<figure>"
-        f'<img src="{data_uri(e.png)}" alt="{html.escape(e.path.rsplit("/", 1)[-1])}">'
+        f'<figure id="{html.escape(e.row_id)}">'
+        f'<img src="{data_uri(e.png)}" alt="row {html.escape(e.row_id)}">'
         f"<figcaption><b>{html.escape(e.modality or '?')}</b> "
-        f"{html.escape(e.path.rsplit('/', 1)[-1])}<br>"
+        f"<code>{html.escape(e.row_id)}</code><br>"
         f"<small>{html.escape(e.sop_instance_uid or '')}</small></figcaption>"
         "</figure>"
         for e in entries

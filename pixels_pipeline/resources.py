@@ -11,6 +11,7 @@ from dagster_spark.utils import flatten_dict
 from pydantic import Field
 from pyspark.sql import SparkSession
 
+from pixels_pipeline.exit_status import keep_exit_status
 from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.storage.aws_env import anonymous_from_env, with_env_defaults
 from pixels_pipeline.storage.landing import check_drop_id
@@ -50,6 +51,7 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
             flat = flatten_dict(self.spark_config)  # type: ignore[no-untyped-call]
             conf = {key: str(value) for key, value in flat}
             self._spark_session = get_spark(SparkSettings(master=master, conf=conf))
+            keep_exit_status()  # the run's process now holds the JVM, pyarrow, deltalake
 
     def get_session(self) -> SparkSession:
         """Start the session on first use."""

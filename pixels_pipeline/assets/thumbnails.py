@@ -1,7 +1,10 @@
 """Silver ``thumbnails``: a correctly rendered PNG of every image instance.
 
 Each materialization also writes a contact sheet and a static HTML gallery per drop to
-``<lake>/_gallery/<drop_id>/`` and shows a preview in the Dagster UI.
+``<lake>/_gallery/<drop_id>/`` (part of the lake: thumbnails captioned by row id, modality
+and SOP Instance UID, never by file name) and, unless ``ui_preview`` is off, shows a
+contact sheet in the Dagster UI. Pixels can carry burned-in PHI: the UI preview puts them
+in Dagster's event log, which is why it can be turned off.
 """
 
 from dagster import (
@@ -42,6 +45,12 @@ class ThumbnailsConfig(Config):  # type: ignore[misc]
     max_image_mb: int = Field(
         default=64 * 1024, description="files declaring more pixels are image_too_large rows"
     )
+    ui_preview: bool = Field(
+        default=True,
+        description="show a contact sheet of the first thumbnails in the run's metadata "
+        "(stored in Dagster's event log; images can carry burned-in PHI: turn off where "
+        "the Dagster instance is shared more widely than the lake)",
+    )
 
 
 @drop_asset(
@@ -79,9 +88,9 @@ def thumbnails(
     preview: list[bytes] = []
     for drop_id in run.drop_ids:
         entries = [
-            GalleryEntry(r["thumbnail_png"], r["path"], r["modality"], r["sop_instance_uid"])
+            GalleryEntry(r["thumbnail_png"], r["row_id"], r["modality"], r["sop_instance_uid"])
             for r in run.written.where(col("error_type").isNull() & (col("drop_id") == drop_id))
-            .select("thumbnail_png", "path", "modality", "sop_instance_uid")
+            .select("thumbnail_png", "row_id", "modality", "sop_instance_uid")
             .orderBy("path")
             .limit(GALLERY_LIMIT)
             .collect()
@@ -102,7 +111,7 @@ def thumbnails(
         "rendered": MetadataValue.int(images - failed),
         "galleries": MetadataValue.json(galleries),
     }
-    if preview:
+    if preview and config.ui_preview:
         extra["preview"] = MetadataValue.md(preview_markdown(preview))
     context.log.info(f"thumbnails: {images - failed}/{images} images rendered")
     return MaterializeResult(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -29,6 +30,7 @@ from pixels_pipeline.bench.corpus import add_late_files, build_corpus
 from pixels_pipeline.bench.measure import Measurement, measure
 from pixels_pipeline.bench.memory import memory_report
 from pixels_pipeline.bench.report import Side, load_average, machine, print_table, stage_result
+from pixels_pipeline.exit_status import keep_exit_status
 
 DROP_ID = "bench"
 SAME_WORK_ASSETS = ("object_catalog", "metadata", "thumbnails")
@@ -235,4 +237,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    keep_exit_status()
     main()
+    sys.exit(0)

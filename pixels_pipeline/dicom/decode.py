@@ -44,6 +44,7 @@ from pydicom.pixels.utils import _PIXEL_KEYWORDS, as_pixel_options
 
 from pixels_pipeline.dicom.dataset_end import read_file
 from pixels_pipeline.dicom.errors import (
+    TRANSIENT_ERRORS,
     DecodeError,
     DicomError,
     InvalidHeaderError,
@@ -208,6 +209,11 @@ def _label(source: FrameSource) -> str:
 def _combine(failures: list[DicomError], name: str, ts: str) -> DicomError:
     """One error for a frame no plugin decoded: the shared type, else a DecodeError."""
     kinds = {type(exc) for exc in failures}
+    # A crash or timeout is of the moment: the frame stays due for a retry (errors.py).
+    transient = [exc for exc in failures if exc.error_type in TRANSIENT_ERRORS]
+    if transient and len(kinds) > 1:
+        details = "; ".join(exc.message for exc in failures)
+        return type(transient[0])(f"{name}: no decoder could decode {uid.UID(ts).name}: {details}")
     if len(kinds) == 1:
         (kind,) = kinds
         if len(failures) == 1:

@@ -22,6 +22,7 @@ class ErrorType(str, Enum):
     UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
     DECODE_ERROR = "decode_error"
     DECODER_CRASH = "decoder_crash"
+    DECODER_TIMEOUT = "decoder_timeout"
     RENDER_ERROR = "render_error"
     ARCHIVE_ERROR = "archive_error"
     SYMLINK = "symlink"  # a symbolic link: never followed
@@ -76,6 +77,10 @@ class DecoderCrashError(DicomError):
     error_type = ErrorType.DECODER_CRASH
 
 
+class DecoderTimeoutError(DicomError):
+    error_type = ErrorType.DECODER_TIMEOUT
+
+
 class RenderError(DicomError):
     error_type = ErrorType.RENDER_ERROR
 
@@ -96,6 +101,15 @@ class ImageTooLargeError(DicomError):
     error_type = ErrorType.IMAGE_TOO_LARGE
 
 
+TRANSIENT_ERRORS: frozenset[ErrorType] = frozenset(
+    {ErrorType.READ_ERROR, ErrorType.DECODER_CRASH, ErrorType.DECODER_TIMEOUT}
+)
+"""Errors of the moment, not of the file (I/O and object-store errors, a decoder that
+crashed or ran out of time or memory): their rows are computed again on the next
+materialization even when the file is unchanged. Every other error type is a property
+of the file's bytes and is kept until the file changes."""
+
+
 def classify(exc: BaseException) -> tuple[ErrorType, str]:
     """Map any exception to ``(error_type, message)`` for an error row."""
     if isinstance(exc, DicomError):
@@ -103,5 +117,6 @@ def classify(exc: BaseException) -> tuple[ErrorType, str]:
     if isinstance(exc, EOFError):
         return ErrorType.TRUNCATED, f"unexpected end of data: {exc}"
     if isinstance(exc, OSError):
-        return ErrorType.READ_ERROR, f"{type(exc).__name__}: {exc}"
+        # strerror, not str(exc): the latter repeats the file name (the row names the file)
+        return ErrorType.READ_ERROR, f"{type(exc).__name__}: {exc.strerror or exc}"
     return ErrorType.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"

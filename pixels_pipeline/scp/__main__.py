@@ -10,10 +10,12 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from pixels_pipeline.exit_status import keep_exit_status
 from pixels_pipeline.scp.config import DEFAULT_AE_TITLE, DEFAULT_PORT, ScpConfig
 from pixels_pipeline.scp.server import StorageScp
 from pixels_pipeline.scp.store import DropStore
@@ -114,4 +116,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    keep_exit_status()
     main()
+    sys.exit(0)

@@ -43,6 +43,7 @@ _ENTRIES = pa.schema(
     ]
 )
 FILES_PER_TASK = 64
+UNLISTED_FOLDER = "cannot list folder"  # error_message of a folder's row: keep its files' rows
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class _Walker:
                     )
                     rows = [_entry(base, e) for e in listed]
                 except Exception as exc:
-                    error = f"cannot list folder: {type(exc).__name__}: {exc}"
+                    error = f"{UNLISTED_FOLDER}: {type(exc).__name__}"  # no path: PHI
                     relative = (
                         relative_text(unit["drop_path"], unit["path"])
                         if scheme_of(unit["drop_uri"]) == "file"

@@ -8,6 +8,7 @@ milliseconds (measured in the closing note of the delta-spark change).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -18,9 +19,10 @@ from pyspark.sql.functions import col
 from pixels_pipeline.spark.delta_tables import table_exists
 from pixels_pipeline.spark.object_store import spark_path, use_object_store
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, spark_schema
-from pixels_pipeline.storage.uri import StorageOptions, join_uri
+from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri
 
 __all__ = [
+    "commits_touching",
     "partition_row_counts",
     "read_table_uri",
     "table_uri",
@@ -38,6 +40,39 @@ def table_version_of(table_uri: str, options: StorageOptions | None = None) -> i
     """The table's current version (-1 before its first commit)."""
     log = _log(table_uri, options)
     return log.version() if log is not None else -1
+
+
+def commits_touching(
+    table_uri: str,
+    drop_ids: Sequence[str],
+    since: int,
+    options: StorageOptions | None = None,
+    *,
+    until: int | None = None,
+) -> list[int]:
+    """Versions after ``since`` (up to ``until``, default the current one) whose commit
+    added or removed data files of ``drop_ids`` (read from the commit files of the Delta
+    log; a commit file that is gone counts as touching, to be safe)."""
+    current = table_version_of(table_uri, options) if until is None else until
+    if current <= since:
+        return []
+    fs, root = filesystem_for(join_uri(table_uri, "_delta_log"), options)
+    wanted = set(drop_ids)
+    touched = []
+    for version in range(since + 1, current + 1):
+        try:
+            with fs.open_input_stream(f"{root}/{version:020d}.json") as fh:
+                lines = fh.read().decode("utf-8").splitlines()
+        except (FileNotFoundError, OSError):
+            touched.append(version)
+            continue
+        for line in lines:
+            action = json.loads(line) if line.strip() else {}
+            change = action.get("add") or action.get("remove")
+            if change and (change.get("partitionValues") or {}).get(PARTITION_COLUMN) in wanted:
+                touched.append(version)
+                break
+    return touched
 
 
 def partition_row_counts(

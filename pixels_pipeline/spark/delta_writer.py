@@ -6,6 +6,12 @@
   deletes the rows of deleted or changed files of those drops, so only data files
   holding affected rows are rewritten.
 
+Runs of the same drops never interleave their commits: a caller that planned its rows
+from the table as of ``read_version`` passes it, and the write raises
+:class:`TableChangedError` instead of committing when another commit touched those
+drops since (checked on the driver just before the write; Delta's own conflict detection
+covers the write's transaction itself, and its conflicts become the same error).
+
 Retried steps stay idempotent with Delta's own transaction ids: a write carrying an
 ``app_id`` already in the table's log is skipped (``txnAppId``/``txnVersion`` options for
 writes, the ``spark.databricks.delta.write.txnAppId/txnVersion`` session confs for MERGE),
@@ -18,7 +24,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -26,6 +32,8 @@ from deltalake import DeltaTable as LogReader
 from pyspark.sql import DataFrame
 from pyspark.sql.functions import lit
 
+from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
+from pixels_pipeline.spark.delta_reader import commits_touching
 from pixels_pipeline.spark.delta_tables import (
     ensure_table,
     path_identifier,
@@ -41,11 +49,14 @@ __all__ = [
     "DELETE_COLUMN",
     "PAUSE_MARKER",
     "CommitResult",
+    "TableChangedError",
     "drops_predicate",
+    "is_conflict",
     "merge_by_key",
     "merge_partitions",
     "replace_partitions",
     "transaction_version",
+    "transient_predicate",
 ]
 
 PAUSE_MARKER = "pixels_pipeline: data files being written, pausing before commit"
@@ -53,6 +64,92 @@ DELETE_COLUMN = "_pixels_delete"  # MERGE source marker: delete the rows of this
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 _TXN_VERSION_VALUE = 1  # one write per app id: a run, a table and its drops
+
+
+# Delta's commit conflicts (io.delta.exceptions.*), by class name or error class.
+_CONFLICTS = (
+    "ConcurrentAppend",
+    "ConcurrentDelete",
+    "ConcurrentTransaction",
+    "ConcurrentWrite",
+    "MetadataChanged",
+    "ProtocolChanged",
+    "DELTA_CONCURRENT",
+)
+
+
+class TableChangedError(RuntimeError):
+    """The table's partitions changed while this run was computing its update: committing
+    would overwrite a newer result with a stale one. Plan again from the current version."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of Delta's concurrent-modification errors."""
+    text = f"{type(exc).__name__} {exc}"
+    return any(name in text for name in _CONFLICTS)
+
+
+def _check_unchanged(
+    uri: str,
+    table: str,
+    drop_ids: Sequence[str],
+    read_version: int | None,
+    options: StorageOptions | None,
+    *,
+    own: int | None = None,
+) -> int | None:
+    """Raise :class:`TableChangedError` if a commit after ``read_version`` (other than our
+    ``own``) touched ``drop_ids``; return the version checked up to."""
+    if read_version is None:
+        return None
+    upto = _version(uri, options)
+    touched = [
+        v for v in commits_touching(uri, drop_ids, read_version, options, until=upto) if v != own
+    ]
+    if touched:
+        raise TableChangedError(
+            f"{table} changed while running: drops {', '.join(drop_ids)} were committed to "
+            f"in version(s) {', '.join(map(str, touched))} after this run read version "
+            f"{read_version}" + (f" (this run committed version {own})" if own else "")
+        )
+    return max(read_version, upto)
+
+
+def _version(uri: str, options: StorageOptions | None) -> int:
+    if not table_exists(uri, options):
+        return -1
+    return LogReader(uri, storage_options=(options or StorageOptions()).delta_options()).version()
+
+
+def _commit_or_raise(
+    write: Callable[[], object],
+    uri: str,
+    table: str,
+    drop_ids: Sequence[str],
+    read_version: int | None,
+    options: StorageOptions | None,
+) -> None:
+    """Check, run the Spark write, check again.
+
+    Before: no commit touched the drops since ``read_version``. During: Delta's conflict
+    detection, whose errors become :class:`TableChangedError`. After: a commit that slipped
+    in between the first check and the start of Delta's transaction is found in the log
+    (our stale rows were committed over it): :class:`TableChangedError`, so the caller
+    plans again and commits the repair at once."""
+    checked = _check_unchanged(uri, table, drop_ids, read_version, options)
+    try:
+        write()
+    except Exception as exc:
+        if is_conflict(exc):
+            raise TableChangedError(
+                f"{table} changed while running: a concurrent commit conflicts with this "
+                f"write of drops {', '.join(drop_ids)} ({type(exc).__name__})"
+            ) from exc
+        raise
+    if checked is not None:
+        # Our commit is the newest version now, unless a later one followed it (which then
+        # planned after us, or fails its own checks).
+        _check_unchanged(uri, table, drop_ids, checked, options, own=_version(uri, options))
 
 
 @dataclass(frozen=True)
@@ -71,6 +168,13 @@ def drops_predicate(drop_ids: Sequence[str], alias: str | None = None) -> str:
     """SQL ``drop_id IN (...)``, optionally qualified by a table alias."""
     column = f"{alias}.{PARTITION_COLUMN}" if alias else PARTITION_COLUMN
     return f"{column} IN ({', '.join(sql_string(d) for d in drop_ids)})"
+
+
+def transient_predicate(alias: str | None = None) -> str:
+    """SQL: the row's ``error_type`` is transient (retried on the next materialization)."""
+    column = f"{alias}.error_type" if alias else "error_type"
+    values = ", ".join(sql_string(t.value) for t in sorted(TRANSIENT_ERRORS))
+    return f"{column} IN ({values})"
 
 
 def _committed_before(uri: str, app_id: str | None, options: StorageOptions | None) -> int | None:
@@ -121,10 +225,12 @@ def replace_partitions(
     drop_ids: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
+    read_version: int | None = None,
 ) -> CommitResult:
     """Replace the ``drop_ids`` partitions of a Delta table with ``rows`` in one commit
     (Spark's writer, ``replaceWhere``). Rows of other drops fail the write; a drop that
-    gets no rows becomes empty."""
+    gets no rows becomes empty. With ``read_version`` (the version ``rows`` were planned
+    from), raises :class:`TableChangedError` if those drops were committed to since."""
     if not drop_ids:
         raise ValueError("nothing to write: no drop_ids were given")
     if _committed_before(table_uri, app_id, options) is not None:
@@ -142,7 +248,14 @@ def replace_partitions(
     )
     if app_id is not None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", _TXN_VERSION_VALUE)
-    writer.save(spark_path(table_uri))
+    _commit_or_raise(
+        lambda: writer.save(spark_path(table_uri)),
+        table_uri,
+        table,
+        drop_ids,
+        read_version,
+        options,
+    )
     return _last_commit(table_uri, options, skipped=False)
 
 
@@ -156,6 +269,7 @@ def merge_partitions(
     key: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
+    read_version: int | None = None,
 ) -> CommitResult:
     """One ``MERGE`` into the ``drop_ids`` partitions: insert ``inserts`` (rows whose
     ``key`` the table lacks) and delete every row matching a key of ``deletes``
@@ -165,6 +279,10 @@ def merge_partitions(
     Delta 4.4 then rewrites every data file of the table that the clause could reach
     (other drops included, measured), while a matched delete rewrites only the files that
     hold deleted rows. Insert-only merges rewrite nothing.
+
+    A table row with a transient error (:data:`TRANSIENT_ERRORS`) is never matched by an
+    insert: its key is both deleted and inserted, so the retried row replaces it.
+    ``read_version``: as for :func:`replace_partitions`.
     """
     if _committed_before(table_uri, app_id, options) is not None:
         return _last_commit(table_uri, options, skipped=True)
@@ -182,6 +300,7 @@ def merge_partitions(
         [
             drops_predicate(drop_ids, "t"),
             *(f"t.`{k}` <=> s.`{k}`" for k in [PARTITION_COLUMN, *key]),
+            f"(s.{DELETE_COLUMN} OR NOT coalesce({transient_predicate('t')}, false))",
         ]
     )
     columns = ", ".join(f"`{n}`" for n in names)
@@ -195,7 +314,9 @@ def merge_partitions(
         if app_id is not None:
             spark.conf.set(_TXN_APP_ID, app_id)
             spark.conf.set(_TXN_VERSION, str(_TXN_VERSION_VALUE))
-        spark.sql(statement)
+        _commit_or_raise(
+            lambda: spark.sql(statement), table_uri, table, drop_ids, read_version, options
+        )
     finally:
         if app_id is not None:
             spark.conf.unset(_TXN_APP_ID)

@@ -12,6 +12,14 @@ as one Delta ``MERGE`` (only data files holding deleted rows are rewritten; new 
 to new files). A drop the
 table holds no rows of yet is written by a partition overwrite instead; with nothing
 added, changed or deleted there is no commit at all.
+
+Rows with a transient error (I/O, object store, decoder crash or timeout) are computed
+again every time, unchanged file or not. A catalog row saying a sub-folder could not be
+listed keeps the existing rows of the files below it (a failed listing is not a deletion).
+
+Each update is planned from one pinned table version and commits only if no other commit
+touched its drops since (else it plans once more, then raises
+:class:`~pixels_pipeline.spark.delta_writer.TableChangedError`).
 """
 
 from __future__ import annotations
@@ -19,19 +27,53 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql.functions import col, concat, expr, lit
 
-from pixels_pipeline.spark.delta_reader import partition_row_counts, read_table_uri
+from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
+from pixels_pipeline.spark.delta_reader import (
+    partition_row_counts,
+    read_table_uri,
+    table_version_of,
+)
 from pixels_pipeline.spark.delta_writer import (
     CommitResult,
+    TableChangedError,
     merge_partitions,
     replace_partitions,
+    transient_predicate,
 )
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES
 from pixels_pipeline.storage.uri import StorageOptions
 
 KEY = ["row_id", "fingerprint"]
+PLAN_ATTEMPTS = 2  # a plan overtaken by another run's commit is made once more
+
+
+def _settled() -> Column:
+    """Rows whose outcome is final for their fingerprint (success or a deterministic error)."""
+    return ~expr(f"coalesce({transient_predicate()}, false)")
+
+
+def _planned(
+    plan: Callable[[int, str | None], TableUpdate],
+    table_uri: str,
+    app_id: str | None,
+    options: StorageOptions | None,
+    *,
+    attempts: int = PLAN_ATTEMPTS,
+) -> TableUpdate:
+    """``plan(version, app_id)`` at the table's current version; again if it was overtaken
+    (with its own app id: a first attempt that did commit must not skip the repair)."""
+    for attempt in range(1, attempts + 1):
+        app = app_id if app_id is None or attempt == 1 else f"{app_id}:plan{attempt}"
+        try:
+            return plan(table_version_of(table_uri, options), app)
+        except TableChangedError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -66,81 +108,130 @@ def update_partitions(
     options: StorageOptions | None = None,
 ) -> TableUpdate:
     """Bring the ``drop_ids`` partitions of a downstream table in line with ``catalog``
-    (its rows for those drops), computing only what is new, in at most one commit."""
-    held = sum(partition_row_counts(table_uri, drop_ids, options).values())
-    if held == 0:
-        n = catalog.count()
-        commit = replace_partitions(
-            _new_rows(build, catalog, n),
+    (its rows for those drops), computing only what is new or failed transiently, in at
+    most one commit."""
+
+    def plan(version: int, app_id: str | None) -> TableUpdate:
+        held = sum(partition_row_counts(table_uri, drop_ids, options).values())
+        if held == 0:
+            n = catalog.count()
+            commit = replace_partitions(
+                _new_rows(build, catalog, n),
+                table_uri,
+                table,
+                drop_ids=drop_ids,
+                app_id=app_id,
+                options=options,
+                read_version=version,
+            )
+            return TableUpdate(commit, n, 0, 0)
+        existing = read_table_uri(
+            spark, table_uri, TABLES[table], drop_ids=drop_ids, options=options, version=version
+        )
+        keys = [PARTITION_COLUMN, *KEY]
+        current = catalog.select(*keys)
+        done = existing.select(*keys).distinct()
+        settled = existing.where(_settled()).select(*keys).distinct()
+        retry = done.join(settled, keys, "left_anti").join(current, keys, "left_semi")
+        todo = catalog.join(settled, keys, "left_anti")
+        n_todo = todo.count()
+        gone = done.join(current, keys, "left_anti").unionByName(retry).localCheckpoint()
+        n_removed = existing.join(gone, keys, "left_semi").count()
+        n_keep = held - n_removed
+        if n_todo == 0 and n_removed == 0:
+            return TableUpdate(None, 0, n_keep, 0)
+        commit = merge_partitions(
+            _new_rows(build, todo, n_todo),
+            gone,
             table_uri,
             table,
             drop_ids=drop_ids,
+            key=KEY,
             app_id=app_id,
             options=options,
+            read_version=version,
         )
-        return TableUpdate(commit, n, 0, 0)
-    existing = read_table_uri(spark, table_uri, TABLES[table], drop_ids=drop_ids, options=options)
-    current = catalog.select(PARTITION_COLUMN, *KEY)
-    done = existing.select(PARTITION_COLUMN, *KEY).distinct()
-    todo = catalog.join(done, [PARTITION_COLUMN, *KEY], "left_anti")
-    n_todo = todo.count()
-    gone = done.join(current, [PARTITION_COLUMN, *KEY], "left_anti").localCheckpoint()
-    n_removed = existing.join(gone, [PARTITION_COLUMN, *KEY], "left_semi").count()
-    n_keep = held - n_removed
-    if n_todo == 0 and n_removed == 0:
-        return TableUpdate(None, 0, n_keep, 0)
-    commit = merge_partitions(
-        _new_rows(build, todo, n_todo),
-        gone,
-        table_uri,
-        table,
-        drop_ids=drop_ids,
-        key=KEY,
-        app_id=app_id,
-        options=options,
-    )
-    return TableUpdate(commit, n_todo, n_keep, n_removed)
+        return TableUpdate(commit, n_todo, n_keep, n_removed)
+
+    return _planned(plan, table_uri, app_id, options)
 
 
 def refresh_catalog(
     spark: SparkSession,
     table_uri: str,
-    listing: DataFrame,
+    listing: DataFrame | Callable[[], DataFrame],
     *,
     drop_ids: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
 ) -> TableUpdate:
-    """Bring the drops' catalog rows in line with a new ``listing`` (computed once).
+    """Bring the drops' catalog rows in line with a new ``listing``.
 
     A ``MERGE`` inserts new or changed files and deletes gone or changed ones; unchanged
-    files' rows are not touched, so they keep their first ``ingested_at``.
+    files' rows are not touched, so they keep their first ``ingested_at``. Rows of files
+    below a folder the listing could not read are kept; rows with a transient error are
+    replaced by the new listing's. ``listing``: a function listing the drops (called again
+    when the plan is made again), or a DataFrame (then an overtaken plan raises).
     """
-    fresh = listing.localCheckpoint()
-    held = sum(partition_row_counts(table_uri, drop_ids, options).values())
-    if held == 0:
-        commit = replace_partitions(
-            fresh, table_uri, "object_catalog", drop_ids=drop_ids, app_id=app_id, options=options
+
+    def plan(version: int, app_id: str | None) -> TableUpdate:
+        rows = listing() if callable(listing) else listing
+        fresh = rows.localCheckpoint()
+        held = sum(partition_row_counts(table_uri, drop_ids, options).values())
+        if held == 0:
+            commit = replace_partitions(
+                fresh,
+                table_uri,
+                "object_catalog",
+                drop_ids=drop_ids,
+                app_id=app_id,
+                options=options,
+                read_version=version,
+            )
+            return TableUpdate(commit, fresh.count(), 0, 0)
+        old_rows = read_table_uri(
+            spark,
+            table_uri,
+            TABLES["object_catalog"],
+            drop_ids=drop_ids,
+            options=options,
+            version=version,
         )
-        return TableUpdate(commit, fresh.count(), 0, 0)
-    old = read_table_uri(
-        spark, table_uri, TABLES["object_catalog"], drop_ids=drop_ids, options=options
-    ).select(PARTITION_COLUMN, *KEY)
-    keys = [PARTITION_COLUMN, *KEY]
-    new = fresh.join(old, keys, "left_anti")
-    gone = old.join(fresh.select(*keys), keys, "left_anti").localCheckpoint()
-    added, removed = new.count(), gone.count()
-    kept = held - removed
-    if added == 0 and removed == 0:
-        return TableUpdate(None, 0, kept, 0)
-    commit = merge_partitions(
-        new,
-        gone,
-        table_uri,
-        "object_catalog",
-        drop_ids=drop_ids,
-        key=KEY,
-        app_id=app_id,
-        options=options,
+        keys = [PARTITION_COLUMN, *KEY]
+        old = old_rows.select(*keys, "path")
+        settled = old_rows.where(_settled()).select(*keys)
+        new = fresh.join(settled, keys, "left_anti")
+        missing = _outside_unlisted(old.join(fresh.select(*keys), keys, "left_anti"), fresh)
+        retry = (
+            old_rows.where(~_settled()).select(*keys).join(fresh.select(*keys), keys, "left_semi")
+        )
+        gone = missing.select(*keys).unionByName(retry).localCheckpoint()
+        added, removed = new.count(), gone.count()
+        kept = held - removed
+        if added == 0 and removed == 0:
+            return TableUpdate(None, 0, kept, 0)
+        commit = merge_partitions(
+            new,
+            gone,
+            table_uri,
+            "object_catalog",
+            drop_ids=drop_ids,
+            key=KEY,
+            app_id=app_id,
+            options=options,
+            read_version=version,
+        )
+        return TableUpdate(commit, added, kept, removed)
+
+    return _planned(
+        plan, table_uri, app_id, options, attempts=PLAN_ATTEMPTS if callable(listing) else 1
     )
-    return TableUpdate(commit, added, kept, removed)
+
+
+def _outside_unlisted(rows: DataFrame, listing: DataFrame) -> DataFrame:
+    """``rows`` (with ``path``) not below a folder that ``listing`` could not list."""
+    folders = listing.where(col("error_message").contains(UNLISTED_FOLDER)).select(
+        col(PARTITION_COLUMN).alias("_drop"), concat(col("path"), lit("/")).alias("_prefix")
+    )
+    below = (col(PARTITION_COLUMN) == col("_drop")) & col("path").startswith(col("_prefix"))
+    return rows.join(folders, below, "left_anti")

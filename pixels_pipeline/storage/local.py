@@ -213,4 +213,4 @@ def _mtime(st: os.stat_result) -> datetime:
 
 
 def _why(exc: OSError) -> str:
-    return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc.strerror or f'errno {exc.errno}'}"

@@ -16,9 +16,10 @@ from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
 from pixels_pipeline.samples import copy_drop, find_test_file
+from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
 from pixels_pipeline.spark.incremental import refresh_catalog
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
-from pixels_pipeline.storage.listing import FileEntry, unlisted_row
+from pixels_pipeline.storage.listing import FileEntry, unread_row
 
 pytestmark = pytest.mark.spark
 
@@ -117,8 +118,12 @@ def test_transient_errors_are_retried_and_unlisted_folders_keep_their_rows(
         "relative_path NOT LIKE 'series/%'"
     )
     entry = FileEntry("flaky", str(drop), "series", 0, None)
-    row = unlisted_row(
-        entry, "cannot list folder: PermissionError", False, datetime.now(timezone.utc)
+    row = unread_row(
+        entry,
+        "unlisted",
+        f"{UNLISTED_FOLDER}: PermissionError",
+        False,
+        datetime.now(timezone.utc),
     )
     folder_row = spark.createDataFrame(
         pa.Table.from_pylist([row], schema=OBJECT_CATALOG).to_pandas(),

@@ -47,9 +47,7 @@ def read_file(fp: BinaryIO, *, stop_before_pixels: bool) -> FileDataset:
     return read_partial(fp, dataset_end(before_pixels=stop_before_pixels), force=True)
 
 
-def read_elements(
-    fp: BinaryIO, *, implicit_vr: bool, little_endian: bool, after: int
-) -> Dataset:
+def read_elements(fp: BinaryIO, *, implicit_vr: bool, little_endian: bool, after: int) -> Dataset:
     """Top-level elements from ``fp``'s position on, with tags above ``after`` (e.g. what
     follows Pixel Data), up to the end of the dataset."""
     return read_dataset(

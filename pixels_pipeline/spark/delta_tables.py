@@ -36,9 +36,7 @@ _CREATE_ATTEMPTS = 6
 # Names this process registered, per session, with their locations: checking a listed
 # name's location again (DESCRIBE DETAIL) recomputes the table's snapshot, which costs
 # seconds right after a commit.
-_REGISTERED: weakref.WeakKeyDictionary[SparkSession, dict[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
+_REGISTERED: weakref.WeakKeyDictionary[SparkSession, dict[str, str]] = weakref.WeakKeyDictionary()
 SILVER_TABLES = ("metadata", "thumbnails", "patches")
 GOLD_TABLES = tuple(GOLD_KEYS)
 # Big values whose min/max statistics would only cost time: never used to skip files.

@@ -47,9 +47,7 @@ class PatchSettings:
 
 
 @contextmanager
-def _local_or_open(
-    uri: str, options: StorageOptions, archives: OpenArchives
-) -> Iterator[BinaryIO]:
+def _local_or_open(uri: str, options: StorageOptions, archives: OpenArchives) -> Iterator[BinaryIO]:
     """An open file, closed on exit so a task over thousands of remote files holds no
     sockets open. Local files are opened once, here, as regular files without following
     links: a path handed on would be opened again later, after the check."""

@@ -149,9 +149,7 @@ def read_member(
         raise ArchiveError(f"member {name!r}: {exc}") from exc
 
 
-def open_member(
-    fp: IO[bytes] | zipfile.ZipFile, name: str, *, limits: ArchiveLimits
-) -> io.BytesIO:
+def open_member(fp: IO[bytes] | zipfile.ZipFile, name: str, *, limits: ArchiveLimits) -> io.BytesIO:
     """A seekable in-memory file of one member (DICOM readers need to seek)."""
     return io.BytesIO(read_member(fp, name, limits=limits))
 

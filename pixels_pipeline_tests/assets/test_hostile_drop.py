@@ -118,9 +118,7 @@ def test_every_entry_is_a_row_and_only_regular_files_are_read(
     files = ["ct.dcm", "top-%FF%FE.dcm", "deep/%E9t%E9/ct.dcm", "huge.dcm", "padded.dcm"]
     members = [f"many.zip::notes/{i:04d}.txt" for i in range(MEMBERS)]
     odd = ["many.zip::ab%3A%3Ac.dcm", "many.zip::100%25.dcm"]
-    assert sorted(catalog) == sorted(
-        [*expected_errors, *files, "plan_padded.dcm", *members, *odd]
-    )
+    assert sorted(catalog) == sorted([*expected_errors, *files, "plan_padded.dcm", *members, *odd])
     assert {k: v["error_type"] for k, v in catalog.items() if v["error_type"]} == expected_errors
     assert all(catalog[k]["is_dicom"] for k in [*files, "plan_padded.dcm", *odd])
     # Names that are not UTF-8: stored as percent-encoded file:// URIs, lossless.

@@ -23,16 +23,13 @@ pytestmark = pytest.mark.spark
 
 
 def ingest(spark: SparkSession, landing: Path, lake: str, drop_ids: list[str]) -> None:
-    """Catalog and metadata of the drops, as the ingest job's first two steps do."""
-    for drop_id in drop_ids:
-        api.update_catalog(spark, lake, [api.Drop(drop_id, str(landing / drop_id), None)])
-        api.update_table(
-            spark,
-            lake,
-            "metadata",
-            lambda c, n: api.metadata_rows(c, num_files=n),
-            drop_ids=[drop_id],
-        )
+    """Catalog and metadata of the drops in one run, as the ingest job's first two steps
+    do for a backfill (one commit per table)."""
+    drops = [api.Drop(d, str(landing / d), None) for d in drop_ids]
+    api.update_catalog(spark, lake, drops)
+    api.update_table(
+        spark, lake, "metadata", lambda c, n: api.metadata_rows(c, num_files=n), drop_ids=drop_ids
+    )
 
 
 def expected(landing: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

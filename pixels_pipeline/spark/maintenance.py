@@ -23,6 +23,7 @@ __all__ = [
 MIN_RETENTION_HOURS = 24
 _VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+_RECENT = 10  # commits searched for this VACUUM's END
 # Columns each table is clustered by: what its readers filter on.
 ZORDER: dict[str, tuple[str, ...]] = {
     "object_catalog": ("row_id",),
@@ -83,13 +84,18 @@ def optimize_and_vacuum(
     finally:
         for key in confs:
             spark.conf.unset(key)
-    last = history(spark, table_uri, limit=1).select("version", "operationMetrics").first()
-    vacuumed: dict[str, str] = (last[1] or {}) if last else {}
+    # The newest VACUUM END is ours (an ingest may have committed after it meanwhile).
+    recent = history(spark, table_uri, limit=_RECENT).select(
+        "version", "operation", "operationMetrics"
+    )
+    commits = recent.collect()
+    ended = next((c for c in commits if c["operation"] == "VACUUM END"), None)
+    vacuumed: dict[str, str] = (ended["operationMetrics"] or {}) if ended else {}
     return MaintenanceResult(
         files_added=int(row[0]) if row else 0,
         files_removed=int(row[1]) if row else 0,
         files_deleted=int(vacuumed.get("numDeletedFiles", 0)),
-        version=int(last[0]) if last else -1,
+        version=int(commits[0]["version"]) if commits else -1,
     )
 
 

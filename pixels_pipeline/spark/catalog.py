@@ -1,18 +1,24 @@
 """Distributed listing of drops into ``object_catalog`` rows.
 
-The driver lists only each drop's top level; sub-folders are walked recursively inside
-Spark tasks, and files are sniffed (first 132 bytes) in other tasks, so a drop of
-millions of files is never looped over on the driver.
+The driver lists nothing: each drop's top level is listed inside a Spark task, the
+entries are spread over tasks that walk sub-folders recursively, and the files are
+sniffed (first 132 bytes) in tasks sized by the work found. Entries travel in Arrow
+batches of at most :data:`LIST_BATCH` rows, so no process holds a drop's names at once
+(only the folder being listed), and a flat folder of 50,000 files costs the driver no
+more memory than a folder of 50.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import islice
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as fn
 
 from pixels_pipeline.spark.schemas import OBJECT_CATALOG, spark_schema
 from pixels_pipeline.spark.session import default_parallelism, target_partitions
@@ -28,7 +34,6 @@ from pixels_pipeline.storage.listing import (
 from pixels_pipeline.storage.local import check_folder, relative_text
 from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, scheme_of
 
-_UNITS = "drop_id string, drop_uri string, drop_path string, path string"
 _ENTRIES = pa.schema(
     [
         ("drop_id", pa.string()),
@@ -42,38 +47,72 @@ _ENTRIES = pa.schema(
         ("error", pa.string()),  # why it is not read
     ]
 )
-FILES_PER_TASK = 64
+LIST_BATCH = 4096  # entries per Arrow batch out of a listing task
+FILES_PER_TASK = 4096  # files sniffed per task: a task costs ~0.1-0.2 s to start here
+BYTES_PER_TASK = 1 << 30  # with hash_content every byte is read: also size tasks by bytes
 UNLISTED_FOLDER = "cannot list folder"  # error_message of a folder's row: keep its files' rows
 
 
+def batches(rows: Iterable[dict[str, object]], size: int = LIST_BATCH) -> Iterator[pa.RecordBatch]:
+    """``rows`` as Arrow batches of at most ``size`` entries, read lazily: a listing of
+    any length is held one batch at a time."""
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield pa.RecordBatch.from_pylist(chunk, schema=_ENTRIES)
+
+
+def _is_pending(entry: Mapping[str, object]) -> bool:
+    """A folder still to list (a drop's root, or a sub-folder found by a listing)."""
+    return entry["kind"] == "unlisted" and entry["error"] is None
+
+
 @dataclass(frozen=True)
-class _Walker:
-    """Lists sub-folders recursively in tasks; a folder that fails is an error entry."""
+class _Lister:
+    """Lists the pending folders among its entries (``recursive``: down to the leaves)
+    and passes every other entry through; a folder that fails is an error entry."""
 
     options: StorageOptions
+    recursive: bool
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for unit in batch.to_pylist():
-                base = {k: unit[k] for k in ("drop_id", "drop_uri", "drop_path")}
-                try:
-                    fs, _ = filesystem_for(unit["drop_uri"], self.options)
-                    is_local = scheme_of(unit["drop_uri"]) == "file"
-                    listed = list_entries(
-                        fs, unit["drop_path"], unit["path"], is_local=is_local, recursive=True
-                    )
-                    rows = [_entry(base, e) for e in listed]
-                except Exception as exc:
-                    error = f"{UNLISTED_FOLDER}: {type(exc).__name__}"  # no path: PHI
-                    relative = (
-                        relative_text(unit["drop_path"], unit["path"])
-                        if scheme_of(unit["drop_uri"]) == "file"
-                        else unit["path"][len(unit["drop_path"]) :].lstrip("/")
-                    )
-                    folder = Listed(unit["path"], relative, 0, None, "unlisted", error)
-                    rows = [_entry(base, folder)]
-                if rows:
-                    yield pa.RecordBatch.from_pylist(rows, schema=_ENTRIES)
+    def __call__(self, batches_in: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches_in:
+            yield from batches(self._rows(batch.to_pylist()))
+
+    def _rows(self, entries: list[dict[str, object]]) -> Iterator[dict[str, object]]:
+        for entry in entries:
+            if _is_pending(entry):
+                yield from self._listed(entry)
+            else:
+                yield entry
+
+    def _listed(self, folder: dict[str, object]) -> Iterator[dict[str, object]]:
+        drop_uri, drop_path, path = (
+            str(folder["drop_uri"]),
+            str(folder["drop_path"]),
+            str(folder["path"]),
+        )
+        base = {k: folder[k] for k in ("drop_id", "drop_uri", "drop_path")}
+        is_local = scheme_of(drop_uri) == "file"
+        listed: Iterator[Listed]
+        try:
+            fs, _ = filesystem_for(drop_uri, self.options)
+            # Local listings are generators (read as they go); an object store's comes
+            # in one piece, so its failures surface here, before any of its entries.
+            listed = list_entries(fs, drop_path, path, is_local=is_local, recursive=self.recursive)
+            if not is_local:
+                listed = iter(list(listed))
+            first = next(listed, None)
+        except Exception as exc:
+            error = f"{UNLISTED_FOLDER}: {type(exc).__name__}"  # no path: PHI
+            relative = (
+                relative_text(drop_path, path) if is_local else path[len(drop_path) :].lstrip("/")
+            )
+            yield _entry(base, Listed(path, relative, 0, None, "unlisted", error))
+            return
+        if first is not None:
+            yield _entry(base, first)
+        for e in listed:
+            yield _entry(base, e)
 
 
 @dataclass(frozen=True)
@@ -138,40 +177,53 @@ def catalog_drops(
     hash_content: bool = False,
     archive_limits: ArchiveLimits | None = None,
 ) -> DataFrame:
-    """One ``object_catalog`` row per file of each drop, recursively (lazy DataFrame).
+    """One ``object_catalog`` row per file of each drop, recursively.
 
     ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte);
-    zip archives are expanded into member rows within ``archive_limits``."""
+    zip archives are expanded into member rows within ``archive_limits``. The listing
+    runs now (one Spark job, kept with ``localCheckpoint``) so that the sniffing tasks
+    can be sized by the files found; the sniffing itself is lazy."""
     opts = options or StorageOptions()
-    files: list[dict[str, object]] = []
-    folders: list[tuple[str, str, str, str]] = []
-    for drop in drops:
-        check_drop_id(drop.drop_id)
-        fs, root = filesystem_for(drop.uri, opts)
-        is_local = scheme_of(drop.uri) == "file"
-        if is_local:
-            check_folder(root)
-        base = {"drop_id": drop.drop_id, "drop_uri": drop.uri, "drop_path": root}
-        for e in list_entries(fs, root, root, is_local=is_local, recursive=False):
-            if e.kind == "unlisted" and e.error is None:
-                folders.append((drop.drop_id, drop.uri, root, e.path))
-            else:
-                files.append(_entry(base, e))
-    entries_schema = spark_schema(_ENTRIES)
-    entries = spark.createDataFrame(
-        pa.Table.from_pylist(files, schema=_ENTRIES).to_pandas(), entries_schema
-    )
-    if folders:
-        walked = (
-            spark.createDataFrame(folders, _UNITS)
-            .repartition(target_partitions(spark, len(folders), per_task=16))
-            .mapInArrow(_Walker(opts), entries_schema)
-        )
-        entries = entries.unionByName(walked)
-    n_files = max(len(files) + len(folders), default_parallelism(spark) * 4)
+    entries = list_drops(spark, drops, options=opts).localCheckpoint()
+    totals = entries.agg(fn.count(fn.lit(1)).alias("n"), fn.sum("size").alias("bytes")).first()
+    n_files = int(totals["n"]) if totals is not None else 0
+    n_bytes = int(totals["bytes"] or 0) if totals is not None else 0
     describer = _Describer(
         opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
     )
-    return entries.repartition(
-        target_partitions(spark, n_files, per_task=FILES_PER_TASK)
-    ).mapInArrow(describer, spark_schema(OBJECT_CATALOG))
+    tasks = sniff_tasks(spark, n_files, n_bytes if hash_content else 0)
+    return entries.repartition(tasks).mapInArrow(describer, spark_schema(OBJECT_CATALOG))
+
+
+def list_drops(
+    spark: SparkSession, drops: Sequence[Drop], *, options: StorageOptions | None = None
+) -> DataFrame:
+    """Every entry of the drops (lazy): one task lists each drop's top level, then its
+    entries are spread round robin over tasks that walk the sub-folders among them.
+    The driver only checks that each drop's root is a folder."""
+    opts = options or StorageOptions()
+    roots = []
+    for drop in drops:
+        check_drop_id(drop.drop_id)
+        fs, root = filesystem_for(drop.uri, opts)
+        if scheme_of(drop.uri) == "file":
+            check_folder(root)
+        elif fs.get_file_info(root).type == pafs.FileType.NotFound:
+            raise FileNotFoundError("drop folder not found")
+        base = {"drop_id": drop.drop_id, "drop_uri": drop.uri, "drop_path": root}
+        roots.append(_entry(base, Listed(root, "", 0, None, "unlisted")))
+    schema = spark_schema(_ENTRIES)
+    units = spark.createDataFrame(pa.Table.from_pylist(roots, schema=_ENTRIES).to_pandas(), schema)
+    top = units.mapInArrow(_Lister(opts, recursive=False), schema)
+    walkers = default_parallelism(spark) * 2
+    return top.repartition(walkers).mapInArrow(_Lister(opts, recursive=True), schema)
+
+
+def sniff_tasks(spark: SparkSession, n_files: int, n_bytes: int = 0) -> int:
+    """Tasks to sniff ``n_files`` files (reading ``n_bytes`` in all): about
+    :data:`FILES_PER_TASK` files or :data:`BYTES_PER_TASK` bytes each, whichever makes
+    more tasks, in whole waves of one task per core (at least one wave)."""
+    cores = default_parallelism(spark)
+    by_bytes = -(-n_bytes // BYTES_PER_TASK) * FILES_PER_TASK
+    work = max(n_files, by_bytes, cores)
+    return target_partitions(spark, work, per_task=FILES_PER_TASK)

@@ -67,7 +67,7 @@ def _is_pending(entry: Mapping[str, object]) -> bool:
 
 
 @dataclass(frozen=True)
-class _Lister:
+class Lister:
     """Lists the pending folders among its entries (``recursive``: down to the leaves)
     and passes every other entry through; a folder that fails is an error entry."""
 
@@ -116,14 +116,17 @@ class _Lister:
 
 
 @dataclass(frozen=True)
-class _Describer:
+class Describer:
+    """Sniffs each file entry (a zip archive: its members); other entries become the
+    typed rows of what is not read."""
+
     options: StorageOptions
     ingested_at: datetime
     hash_content: bool
     limits: ArchiveLimits
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
+    def __call__(self, batches_in: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches_in:
             rows = []
             for e in batch.to_pylist():
                 is_local = scheme_of(e["drop_uri"]) == "file"
@@ -188,7 +191,7 @@ def catalog_drops(
     totals = entries.agg(fn.count(fn.lit(1)).alias("n"), fn.sum("size").alias("bytes")).first()
     n_files = int(totals["n"]) if totals is not None else 0
     n_bytes = int(totals["bytes"] or 0) if totals is not None else 0
-    describer = _Describer(
+    describer = Describer(
         opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
     )
     tasks = sniff_tasks(spark, n_files, n_bytes if hash_content else 0)
@@ -214,9 +217,9 @@ def list_drops(
         roots.append(_entry(base, Listed(root, "", 0, None, "unlisted")))
     schema = spark_schema(_ENTRIES)
     units = spark.createDataFrame(pa.Table.from_pylist(roots, schema=_ENTRIES).to_pandas(), schema)
-    top = units.mapInArrow(_Lister(opts, recursive=False), schema)
+    top = units.mapInArrow(Lister(opts, recursive=False), schema)
     walkers = default_parallelism(spark) * 2
-    return top.repartition(walkers).mapInArrow(_Lister(opts, recursive=True), schema)
+    return top.repartition(walkers).mapInArrow(Lister(opts, recursive=True), schema)
 
 
 def sniff_tasks(spark: SparkSession, n_files: int, n_bytes: int = 0) -> int:

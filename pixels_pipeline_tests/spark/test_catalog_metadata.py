@@ -3,6 +3,7 @@
 import json
 import shutil
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pydicom
@@ -12,7 +13,11 @@ from pyspark.sql import SparkSession
 from pixels_pipeline import api
 from pixels_pipeline.dicom.sniff import looks_like_dicom
 from pixels_pipeline.samples import copy_drop, find_test_file
+from pixels_pipeline.spark.catalog import Describer, Lister
+from pixels_pipeline.spark.catalog import batches as catalog_batches
+from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.listing import row_id_of
+from pixels_pipeline.storage.uri import StorageOptions
 
 from ..conftest import TEST_FILES_DROP, all_test_files
 
@@ -85,23 +90,36 @@ def test_metadata_has_one_row_per_catalog_row(spark: SparkSession, landing: Path
 def test_files_and_folders_gone_before_the_tasks_run_are_read_error_rows(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """The driver lists the drop's top level; tasks walk folders and read files later.
-    Whatever vanished in between (a sync deleting it, a network share dropping) becomes a
-    typed row, and the rest of the drop is still cataloged."""
+    """``catalog`` lists the drop in Spark tasks when called; other tasks walk folders
+    and read the files later. Whatever vanished in between (a sync deleting it, a
+    network share dropping) becomes a typed row, and the rest of the drop is still
+    cataloged."""
     ct, mr = find_test_file("CT_small.dcm"), find_test_file("MR_small.dcm")
     assert ct is not None and mr is not None
     drop = copy_drop(tmp_path, "vanishing", [ct, mr])
     (drop / "series").mkdir()
     shutil.copy2(ct, drop / "series" / "ct2.dcm")
-    catalog = api.catalog(spark, str(drop))  # lazy: only the top level is listed now
+    catalog = api.catalog(spark, str(drop))  # listed now, files read lazily
     (drop / "MR_small.dcm").unlink()
-    shutil.rmtree(drop / "series")
     rows = {r["relative_path"]: r for r in catalog.collect()}
-    assert set(rows) == {"CT_small.dcm", "MR_small.dcm", "series"}
+    assert set(rows) == {"CT_small.dcm", "MR_small.dcm", "series/ct2.dcm"}
     assert rows["CT_small.dcm"]["error_type"] is None and rows["CT_small.dcm"]["is_dicom"]
-    for gone in ("MR_small.dcm", "series"):
-        assert rows[gone]["error_type"] == "read_error", rows[gone]
-        assert rows[gone]["error_message"].startswith(str(drop / gone))
+    assert rows["MR_small.dcm"]["error_type"] == "read_error", rows["MR_small.dcm"]
+    assert rows["MR_small.dcm"]["error_message"].startswith(str(drop / "MR_small.dcm"))
+
+    # A folder gone between the listing of its parent and its own walk (another task).
+    root = str(drop)
+    folder = {"drop_id": "vanishing", "drop_uri": root, "drop_path": root}
+    folder |= {"path": str(drop / "series"), "relative_path": "series", "size": 0}
+    folder |= {"mtime": None, "kind": "unlisted", "error": None}
+    shutil.rmtree(drop / "series")
+    opts = StorageOptions()
+    walked = Lister(opts, recursive=True)(catalog_batches([folder]))
+    now = datetime.now(timezone.utc)
+    described = Describer(opts, now, hash_content=False, limits=ArchiveLimits())(walked)
+    (gone,) = [r for b in described for r in b.to_pylist()]
+    assert gone["relative_path"] == "series" and gone["error_type"] == "read_error", gone
+    assert gone["error_message"].startswith(str(drop / "series"))
 
 
 def test_file_gone_before_metadata_is_a_read_error_row(spark: SparkSession, tmp_path: Path) -> None:

@@ -109,9 +109,11 @@ def test_files_and_folders_gone_before_the_tasks_run_are_read_error_rows(
 
     # A folder gone between the listing of its parent and its own walk (another task).
     root = str(drop)
-    folder = {"drop_id": "vanishing", "drop_uri": root, "drop_path": root}
-    folder |= {"path": str(drop / "series"), "relative_path": "series", "size": 0}
-    folder |= {"mtime": None, "kind": "unlisted", "error": None}
+    folder: dict[str, object] = {
+        **{"drop_id": "vanishing", "drop_uri": root, "drop_path": root},
+        **{"path": str(drop / "series"), "relative_path": "series", "size": 0},
+        **{"mtime": None, "kind": "unlisted", "error": None},
+    }
     shutil.rmtree(drop / "series")
     opts = StorageOptions()
     walked = Lister(opts, recursive=True)(catalog_batches([folder]))

@@ -7,6 +7,9 @@ with the assets that do the baseline's work (catalog, metadata, thumbnails). A l
 Dagster run with every asset (patches too, which the baseline does not cut) is reported
 on its own, without a ratio; then 1 % more files arrive in the drop and every asset is
 materialized again (``incremental``: its time against the first run's).
+
+``--scale 5000,50000`` adds the scaling section (see :mod:`pixels_pipeline.bench.scale`):
+the catalog stage at each N, nested and flat; ``--scale-only`` runs just that.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pixels_pipeline.bench import pipeline
+from pixels_pipeline.bench import pipeline, scale
 from pixels_pipeline.bench.baseline import BaselinePool, BaselineRun, Kind
 from pixels_pipeline.bench.corpus import add_late_files, build_corpus
 from pixels_pipeline.bench.measure import Measurement, measure
@@ -183,6 +186,14 @@ def run(
     }
 
 
+def _sizes(text: str) -> list[int]:
+    """``"5000,50000"`` -> ``[5000, 50000]`` (positive drop sizes)."""
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers, e.g. 5000,50000")
+    return sizes
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=5000, help="files in the corpus")
@@ -203,23 +214,59 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=True,
         help="also time one Dagster run of every asset (patches included; no ratio)",
     )
+    parser.add_argument(
+        "--scale",
+        type=_sizes,
+        default=None,
+        help="comma-separated drop sizes (e.g. 5000,50000): catalog nested vs flat at each",
+    )
+    parser.add_argument(
+        "--scale-only", action="store_true", help="run only the scaling cases (needs --scale)"
+    )
+    parser.add_argument(
+        "--scale-repeats", type=int, default=3, help="catalog runs per scaling case (median kept)"
+    )
+    parser.add_argument(
+        "--scale-metadata",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the metadata stage once per scaling case",
+    )
     args = parser.parse_args(argv)
+    if args.scale_only and not args.scale:
+        parser.error("--scale-only needs --scale")
     assets = args.end_to_end_assets.split(",") if args.end_to_end_assets else SAME_WORK_ASSETS
     warnings.filterwarnings("ignore", module="pydicom")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pixels-bench-"))
     try:
-        result = run(
-            args.files,
-            workdir,
-            metadata_repeats=args.metadata_repeats,
-            end_to_end_assets=assets,
-            all_assets=args.all_assets,
+        load_before = load_average()
+        result: dict[str, Any] = (
+            {}
+            if args.scale_only
+            else run(
+                args.files,
+                workdir,
+                metadata_repeats=args.metadata_repeats,
+                end_to_end_assets=assets,
+                all_assets=args.all_assets,
+            )
         )
+        if args.scale:
+            result["scale"] = scale.run_scale(
+                args.scale,
+                workdir / "scale",
+                repeats=args.scale_repeats,
+                metadata=args.scale_metadata,
+            )
+            pipeline.stop_spark()
+            result.setdefault("machine", machine(load_before))
+            result["scale"]["load_after"] = load_average()
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print_table(result)
+    if "stages" in result:
+        print_table(result)
     if "end_to_end_all_assets" in result:
         every = result["end_to_end_all_assets"]
         print(
@@ -232,7 +279,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"incremental: {inc['files_added']} files added, every asset again in "
             f"{inc['seconds']} s = {inc['ratio_to_first_run']:.1%} of the first run"
         )
-    print(f"\npeak memory on the largest multi-frame test file: {json.dumps(result['memory'])}")
+    if "memory" in result:
+        print(f"\npeak memory on the largest multi-frame test file: {json.dumps(result['memory'])}")
+    if "scale" in result:
+        scale.print_scale(result["scale"])
     print(f"\nwrote {args.out}")
 
 

@@ -3,9 +3,10 @@
 The driver lists nothing: each drop's top level is listed inside a Spark task, the
 entries are spread over tasks that walk sub-folders recursively, and the files are
 sniffed (first 132 bytes) in tasks sized by the work found. Entries travel in Arrow
-batches of at most :data:`LIST_BATCH` rows, so no process holds a drop's names at once
-(only the folder being listed), and a flat folder of 50,000 files costs the driver no
-more memory than a folder of 50.
+batches of at most :data:`LIST_BATCH` rows and the listing is kept in the executors'
+block stores (memory, spilling to disk) between listing and sniffing, so a flat folder of
+50,000 files costs the driver no more memory than a folder of 50; a listing task holds
+the names of the one folder it is listing.
 """
 
 from __future__ import annotations

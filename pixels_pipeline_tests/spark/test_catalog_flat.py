@@ -9,8 +9,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
-from pixels_pipeline.spark.catalog import FILES_PER_TASK, batches, sniff_tasks
+from pixels_pipeline.spark.catalog import FILES_PER_TASK, entry_batches, sniff_tasks
 from pixels_pipeline.spark.session import default_parallelism
+from pixels_pipeline.storage.listing import Listed
 
 pytestmark = pytest.mark.spark
 
@@ -56,15 +57,18 @@ def test_a_flat_drop_is_cataloged_like_the_same_files_in_folders(
 def test_listing_batches_are_read_lazily_and_bounded() -> None:
     read = 0
 
-    def entries() -> Iterator[dict[str, object]]:
+    def listed() -> Iterator[Listed]:
         nonlocal read
         for i in range(2500):
             read += 1
-            yield {"drop_id": "d", "path": f"/d/{i}", "relative_path": str(i), "size": i}
+            yield Listed(f"/d/{i}", str(i), i, None)
 
-    stream = batches(entries(), size=1000)
+    base = {"drop_id": "d", "drop_uri": "/d", "drop_path": "/d"}
+    stream = entry_batches(base, listed(), size=1000)
     assert read == 0
-    assert next(stream).num_rows == 1000 and read in (1000, 1001)
+    first = next(stream)
+    assert first.num_rows == 1000 and read in (1000, 1001)
+    assert first.column("relative_path").to_pylist()[:2] == ["0", "1"]
     assert [b.num_rows for b in stream] == [1000, 500] and read == 2500
 
 

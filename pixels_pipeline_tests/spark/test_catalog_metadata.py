@@ -13,10 +13,9 @@ from pyspark.sql import SparkSession
 from pixels_pipeline import api
 from pixels_pipeline.dicom.sniff import looks_like_dicom
 from pixels_pipeline.samples import copy_drop, find_test_file
-from pixels_pipeline.spark.catalog import Describer, Lister
-from pixels_pipeline.spark.catalog import batches as catalog_batches
+from pixels_pipeline.spark.catalog import Describer, Lister, entry_batches
 from pixels_pipeline.storage.archives import ArchiveLimits
-from pixels_pipeline.storage.listing import row_id_of
+from pixels_pipeline.storage.listing import Listed, row_id_of
 from pixels_pipeline.storage.uri import StorageOptions
 
 from ..conftest import TEST_FILES_DROP, all_test_files
@@ -109,14 +108,11 @@ def test_files_and_folders_gone_before_the_tasks_run_are_read_error_rows(
 
     # A folder gone between the listing of its parent and its own walk (another task).
     root = str(drop)
-    folder: dict[str, object] = {
-        **{"drop_id": "vanishing", "drop_uri": root, "drop_path": root},
-        **{"path": str(drop / "series"), "relative_path": "series", "size": 0},
-        **{"mtime": None, "kind": "unlisted", "error": None},
-    }
+    base = {"drop_id": "vanishing", "drop_uri": root, "drop_path": root}
+    folder = entry_batches(base, [Listed(str(drop / "series"), "series", 0, None, "unlisted")])
     shutil.rmtree(drop / "series")
     opts = StorageOptions()
-    walked = Lister(opts, recursive=True)(catalog_batches([folder]))
+    walked = Lister(opts, recursive=True)(folder)
     now = datetime.now(timezone.utc)
     described = Describer(opts, now, hash_content=False, limits=ArchiveLimits())(walked)
     (gone,) = [r for b in described for r in b.to_pylist()]

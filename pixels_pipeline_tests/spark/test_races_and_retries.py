@@ -41,10 +41,12 @@ def parquet_files(folder: Path) -> set[Path]:
 def test_a_run_overtaken_by_another_plans_again_and_loses_no_file(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """Run A lists two files and pauses before its commit; run B, started later, sees a
-    third file and commits; A must not overwrite B's newer catalog with its stale one."""
+    """Run A lists three files and pauses before its commit; run B, started later, sees a
+    fourth file and commits; A must not overwrite B's newer catalog with its stale one.
+    Three files, not two: the pause's two write tasks both get rows however the catalog
+    spreads them (two rows, one per partition, could both land in the paused task)."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    drop = copy_drop(landing, "race", real_files("CT_small.dcm", "MR_small.dcm"))
+    drop = copy_drop(landing, "race", real_files("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm"))
     drops = [api.Drop("race", str(drop), None)]
     outcome: dict[str, Any] = {}
 
@@ -76,7 +78,12 @@ def test_a_run_overtaken_by_another_plans_again_and_loses_no_file(
         assert "changed while running" in str(outcome["a"]), outcome["a"]
     else:
         assert outcome["a"].commit is None  # re-planned: B's commit already holds it all
-    assert catalog_names(lake, "race") == ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm"]
+    assert catalog_names(lake, "race") == [
+        "CT_small.dcm",
+        "JPEG2000.dcm",
+        "MR_small.dcm",
+        "rtplan.dcm",
+    ]
 
 
 def test_transient_errors_are_retried_and_unlisted_folders_keep_their_rows(

@@ -57,7 +57,9 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
     }
     before = data_files(lake / "object_catalog")
 
-    extra = [find_test_file(n) for n in ("JPEG2000.dcm", "MR_small_RLE.dcm")]
+    # Three files: the paused write's first task gets rows however the catalog spreads
+    # them (two rows, one per partition, could both land in the paused task).
+    extra = [find_test_file(n) for n in ("JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb.dcm")]
     copy_drop(landing, LATE, [f for f in extra if f is not None])
     env = {**os.environ, "PIXELS_PIPELINE_PAUSE_BEFORE_COMMIT": "300"}
     child = subprocess.Popen(

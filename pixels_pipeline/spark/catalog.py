@@ -189,8 +189,8 @@ def catalog_drops(
 
     ``hash_content`` adds a sha256 of each file to its fingerprint (reads every byte);
     zip archives are expanded into member rows within ``archive_limits``. The listing
-    runs now (one Spark job, kept with ``localCheckpoint``) so that the sniffing tasks
-    can be sized by the files found; the sniffing itself is lazy."""
+    runs now (a Spark job, kept with ``localCheckpoint``, then a one-row count) so that
+    the sniffing tasks can be sized by the files found; the sniffing itself is lazy."""
     opts = options or StorageOptions()
     entries = list_drops(spark, drops, options=opts).localCheckpoint()
     totals = entries.agg(fn.count(fn.lit(1)).alias("n"), fn.sum("size").alias("bytes")).first()

@@ -126,6 +126,8 @@ class Lister:
             relative = (
                 relative_text(drop_path, path) if is_local else path[len(drop_path) :].lstrip("/")
             )
+            if not is_local and not relative:  # a drop on object storage: fail the run
+                raise OSError(f"cannot list the drop: {type(exc).__name__}") from None
             yield from entry_batches(base, [Listed(path, relative, 0, None, "unlisted", error)])
             return
         if first is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pixels_pipeline.bench import pipeline
+from pixels_pipeline.bench import latency, pipeline
 from pixels_pipeline.bench.baseline import BaselinePool, BaselineRun, Kind
 from pixels_pipeline.bench.corpus import add_late_files, build_corpus
 from pixels_pipeline.bench.measure import Measurement, measure
@@ -198,6 +198,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"(default: {','.join(SAME_WORK_ASSETS)}, the baseline's work)",
     )
     parser.add_argument(
+        "--latency",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time small drops through the ingest job on a Spark Connect server "
+        "(10 files, the same again unchanged, 5 drops in one tick)",
+    )
+    parser.add_argument(
         "--all-assets",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -215,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             end_to_end_assets=assets,
             all_assets=args.all_assets,
         )
+        if args.latency:
+            result["latency"] = latency.run(workdir / "latency")
+            result["machine"]["load_average"] = load_average()  # after everything
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -231,6 +241,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"incremental: {inc['files_added']} files added, every asset again in "
             f"{inc['seconds']} s = {inc['ratio_to_first_run']:.1%} of the first run"
+        )
+    if "latency" in result:
+        lat = result["latency"]
+        print(
+            f"latency ({lat['files_per_drop']} files per drop, Spark Connect server): "
+            f"small drop {lat['small_drop_s']} s, unchanged re-run {lat['noop_s']} s, "
+            f"5 drops in one tick {lat['five_drops_s']} s ({lat['five_drops_vs_one']}x one)"
         )
     print(f"\npeak memory on the largest multi-frame test file: {json.dumps(result['memory'])}")
     print(f"\nwrote {args.out}")

@@ -11,7 +11,7 @@ from pixels_pipeline_tests.connect.conftest import free_port
 
 
 def test_ready_server_with_delta_is_accepted(connect_url: str) -> None:
-    assert wait_ready(connect_url, timeout_s=120) >= 0
+    # A process of its own, as .ci/dev runs it (this one may hold a local session).
     done = subprocess.run(
         [sys.executable, "-m", "pixels_pipeline.spark.health", connect_url, "--timeout", "60"],
         capture_output=True,

@@ -35,7 +35,6 @@ Tiles with ``foreground < min_foreground`` are skipped.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -48,8 +47,8 @@ from pydicom.pixels.processing import apply_color_lut
 from pixels_pipeline.dicom.budget import PixelBudget, check_pixel_budget
 from pixels_pipeline.dicom.decode import decode_frame
 from pixels_pipeline.dicom.errors import RenderError
+from pixels_pipeline.dicom.png import encode_png
 from pixels_pipeline.dicom.render import (
-    PNG_COMPRESS_LEVEL,
     ImageSource,
     frame_count,
     frame_view,
@@ -222,10 +221,8 @@ def _foreground_mask(
 def _make_patch(tile: np.ndarray, index: int, x: int, y: int, foreground: float) -> Patch:
     tile = np.ascontiguousarray(tile)
     if tile.dtype == np.uint8 and (tile.ndim == 2 or tile.shape[-1] == 3):
-        buf = io.BytesIO()
-        Image.fromarray(tile).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         encoding: Literal["png", "raw"] = "png"
-        data = buf.getvalue()
+        data = encode_png(tile)
     else:
         tile = tile.astype(tile.dtype.newbyteorder("<"), copy=False)
         encoding, data = "raw", tile.tobytes()

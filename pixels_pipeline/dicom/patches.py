@@ -42,7 +42,6 @@ from typing import Final, Literal
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_color_lut
 
 from pixels_pipeline.dicom.budget import PixelBudget, check_pixel_budget
 from pixels_pipeline.dicom.decode import decode_frame
@@ -52,6 +51,7 @@ from pixels_pipeline.dicom.render import (
     ImageSource,
     frame_count,
     frame_view,
+    palette_rgb,
     read_image_header_at,
     render_frame,
     source_label,
@@ -201,7 +201,7 @@ def iter_patches(
 
 def _patch_values(ds: Dataset, arr: np.ndarray, pi: str, index: int) -> np.ndarray:
     if pi.strip().upper() == "PALETTE COLOR":
-        return np.asarray(apply_color_lut(arr, frame_view(ds, index)))
+        return palette_rgb(arr, frame_view(ds, index))
     return arr
 
 

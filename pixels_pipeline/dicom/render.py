@@ -493,7 +493,8 @@ def palette_rgb(arr: np.ndarray, view: Dataset) -> np.ndarray:
         return np.asarray(apply_color_lut(arr, view))
     low, high = value_range
     table = np.asarray(apply_color_lut(np.arange(low, high + 1).astype(arr.dtype), view))
-    return table[_lut_index(arr, low)]
+    rgb: np.ndarray = table[_lut_index(arr, low)]
+    return rgb
 
 
 def _render_palette(arr: np.ndarray, view: Dataset) -> DisplayImage:

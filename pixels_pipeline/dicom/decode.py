@@ -115,8 +115,9 @@ class DecodedFrame:
     """One decoded frame.
 
     ``photometric_interpretation`` describes ``arr`` as returned, which can differ from
-    the dataset's value: YBR_FULL/YBR_FULL_422 come back as RGB (pydicom's ``as_rgb``
-    default, or the JPEG decoder itself converted), and JPEG 2000 YBR_RCT/YBR_ICT come
+    the dataset's value: YBR_FULL/YBR_FULL_422 come back as RGB (8-bit data converted
+    by Pillow here, wider data by pydicom's ``as_rgb``, or the JPEG decoder itself
+    converted), and JPEG 2000 YBR_RCT/YBR_ICT come
     back as RGB when the decoder applied the inverse component transform.
     ``reduction``: the frame was decoded at ``1 / 2**reduction`` of its size (see
     ``min_size`` of :func:`decode_frame`).

@@ -380,7 +380,10 @@ def _render_grayscale(
         values = np.nan_to_num(values)
     step = _sample_step(arr)
     sample = arr[::step, ::step]
-    sample_values = values[::step, ::step] if low is None else values[_lut_index(sample, low)]
+    if low is None:
+        sample_values = values[::step, ::step]
+    else:
+        sample_values = np.take(values, _lut_index(sample, low))
     out = _apply_voi(values, sample_values, view, settings)
     inverted = (pi == "MONOCHROME1") != (
         str(view.get("PresentationLUTShape", "")).upper() == "INVERSE"
@@ -390,7 +393,7 @@ def _render_grayscale(
     if inverted:
         np.subtract(255, image, out=image)
     if low is not None:
-        image = image[_lut_index(arr, low)]
+        image = np.take(image, _lut_index(arr, low))  # faster than image[index]
     return DisplayImage(image=image, settings=settings)
 
 

@@ -135,7 +135,10 @@ def frame_origins(ds: Dataset) -> list[tuple[int, int]] | None:
 
 def otsu_threshold(gray: np.ndarray) -> int | None:
     """Otsu's threshold of a ``uint8`` image: foreground is ``> t``; None if constant."""
-    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    if gray.ndim == 2:  # Pillow's histogram: 3.5x faster than np.bincount
+        hist = np.asarray(Image.fromarray(np.ascontiguousarray(gray)).histogram(), np.float64)
+    else:
+        hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
     total = hist.sum()
     weight0 = np.cumsum(hist)
     weight1 = total - weight0

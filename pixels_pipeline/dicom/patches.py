@@ -180,12 +180,16 @@ def iter_patches(
     origins = frame_origins(ds)
     slide = origins is not None or ds.get("SOPClassUID") == _WSI_SOP_CLASS
     total = (int(ds.get("TotalPixelMatrixColumns") or 0), int(ds.get("TotalPixelMatrixRows") or 0))
+    # Without per-frame functional groups every frame has the same display attributes.
+    shared_view = None if "PerFrameFunctionalGroupsSequence" in ds else frame_view(ds, 0)
     for index in indices:
         if not 0 <= index < n:
             raise RenderError(f"{name}: frame {index} out of range ({n} frames)")
         frame = decode_frame(source, index, label=name, header=(ds, offset))
-        values = _patch_values(ds, frame.arr, frame.photometric_interpretation, index)
-        mask = _foreground_mask(ds, frame.arr, frame.photometric_interpretation, index, slide=slide)
+        view = shared_view if shared_view is not None else frame_view(ds, index)
+        pi = frame.photometric_interpretation
+        values = _patch_values(view, frame.arr, pi)
+        mask = _foreground_mask(ds, frame.arr, pi, index, view=view, slide=slide)
         x0, y0 = origins[index] if origins is not None else (0, 0)
         height, width = values.shape[:2]
         if origins is not None:  # cut the padding of edge frames beyond the matrix
@@ -202,16 +206,16 @@ def iter_patches(
                 )
 
 
-def _patch_values(ds: Dataset, arr: np.ndarray, pi: str, index: int) -> np.ndarray:
+def _patch_values(view: Dataset, arr: np.ndarray, pi: str) -> np.ndarray:
     if pi.strip().upper() == "PALETTE COLOR":
-        return palette_rgb(arr, frame_view(ds, index))
+        return palette_rgb(arr, view)
     return arr
 
 
 def _foreground_mask(
-    ds: Dataset, arr: np.ndarray, pi: str, index: int, *, slide: bool
+    ds: Dataset, arr: np.ndarray, pi: str, index: int, *, view: Dataset, slide: bool
 ) -> np.ndarray:
-    image = render_frame(ds, arr, photometric_interpretation=pi, frame_index=index)
+    image = render_frame(ds, arr, photometric_interpretation=pi, frame_index=index, view=view)
     gray = np.asarray(Image.fromarray(image).convert("L")) if image.ndim == 3 else image
     if slide:
         return gray < SLIDE_BACKGROUND

@@ -226,14 +226,20 @@ def render_frame(
     *,
     photometric_interpretation: str | None = None,
     frame_index: int = 0,
+    view: Dataset | None = None,
 ) -> np.ndarray:
     """Return one decoded frame as displayed: ``uint8``, grayscale ``(r, c)`` or RGB ``(r, c, 3)``.
 
     ``photometric_interpretation`` is that of ``arr`` as decoded (it may already be RGB
-    for YBR data); it defaults to the dataset's. See :func:`display_frame`.
+    for YBR data); it defaults to the dataset's. ``view``: ``frame_view(ds, frame_index)``
+    if the caller has it. See :func:`display_frame`.
     """
     return display_frame(
-        ds, arr, photometric_interpretation=photometric_interpretation, frame_index=frame_index
+        ds,
+        arr,
+        photometric_interpretation=photometric_interpretation,
+        frame_index=frame_index,
+        view=view,
     ).image
 
 
@@ -243,11 +249,12 @@ def display_frame(
     *,
     photometric_interpretation: str | None = None,
     frame_index: int = 0,
+    view: Dataset | None = None,
 ) -> DisplayImage:
     """Like :func:`render_frame`, also returning the settings that were applied."""
     stored_pi = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     pi = (photometric_interpretation or stored_pi).strip().upper()
-    view = frame_view(ds, frame_index)
+    view = frame_view(ds, frame_index) if view is None else view
     try:
         if pi == "PALETTE COLOR":
             return _render_palette(arr, view)

@@ -30,7 +30,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
@@ -386,11 +386,12 @@ def _render_grayscale(
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         values = np.nan_to_num(values)
     step = _sample_step(arr)
-    sample = arr[::step, ::step]
-    if low is None:
-        sample_values = values[::step, ::step]
-    else:
-        sample_values = np.take(values, _lut_index(sample, low))
+
+    def sample_values() -> np.ndarray:  # only the percentile window needs them
+        if low is None:
+            return values[::step, ::step]
+        return np.take(values, _lut_index(arr[::step, ::step], low))
+
     out = _apply_voi(values, sample_values, view, settings)
     inverted = (pi == "MONOCHROME1") != (
         str(view.get("PresentationLUTShape", "")).upper() == "INVERSE"
@@ -415,14 +416,25 @@ def _lut_range(arr: np.ndarray) -> tuple[int, int] | None:
 
 def _lut_index(arr: np.ndarray, low: int) -> np.ndarray:
     """Positions of ``arr``'s values in a table starting at ``low``."""
-    return arr if low == 0 and arr.dtype.kind == "u" else arr.astype(np.int32) - low
+    if low == 0 and arr.dtype.kind == "u":
+        return arr
+    if arr.dtype.itemsize <= 2 and arr.dtype.isnative:
+        # Unsigned arithmetic modulo 2**bits: one pass, no int32 copy (the table is
+        # shorter than 2**bits, so every offset comes out right).
+        unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+        offsets: np.ndarray = arr.view(unsigned) - np.array(low, dtype=np.int64).astype(unsigned)
+        return offsets
+    return arr.astype(np.int32) - low
 
 
 def _apply_voi(
-    values: np.ndarray, sample: np.ndarray, view: Dataset, settings: dict[str, object]
+    values: np.ndarray,
+    sample_of: Callable[[], np.ndarray],
+    view: Dataset,
+    settings: dict[str, object],
 ) -> np.ndarray:
     """Map modality values to [0, 255] (float): VOI LUT, else window, else percentiles
-    of ``sample`` (modality values of the frame, or of a subsample of it)."""
+    of ``sample_of()`` (modality values of the frame, or of a subsample of it)."""
     voi_seq = view.get("VOILUTSequence")
     if voi_seq:
         bits = int(voi_seq[0].LUTDescriptor[2])
@@ -434,6 +446,7 @@ def _apply_voi(
         center, width, function = window
         settings.update(voi="window", center=center, width=width, function=function)
         return _window(values, center, width, function)
+    sample = sample_of()
     low, high = (float(v) for v in np.percentile(sample, PERCENTILES))
     if high <= low:
         low, high = float(sample.min()), float(sample.max())

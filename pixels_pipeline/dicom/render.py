@@ -20,8 +20,10 @@ closest above the thumbnail size, :mod:`pixels_pipeline.dicom.reduced`). A frame
 much larger than the thumbnail is then subsampled by integer striding,
 keeping at least twice the thumbnail size. Every display step is a per-pixel map, so
 striding first gives the same pixels as windowing the whole frame then striding; the
-only cost is some aliasing, which the final area-aware Pillow resize (``reducing_gap``)
-mostly hides, and the percentile window is estimated from the subsample.
+only cost is some aliasing, which the final resize (a box reduce by the integer part of
+the scale, then bicubic) mostly hides, and the percentile window is estimated from the
+subsample. Palette colour and grayscale go through lookup tables; the PNG is written by
+:mod:`pixels_pipeline.dicom.png` (one fixed filter, zlib level 1).
 """
 
 from __future__ import annotations
@@ -318,8 +320,9 @@ def render_thumbnail(
     size = thumbnail_size(rows, columns, max_size)
     if image.size != size:
         # Box-average by the integer part of the scale first (``Image.reduce``), then
-        # Lanczos for the rest: 512 -> 256 px in 0.2 ms against 2.5 ms for Lanczos alone.
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+        # bicubic for the rest: 512 -> 256 px in 0.2 ms against 2.5 ms for Lanczos
+        # alone; 484 -> 256 px in 1.6 ms against 2.6 ms for Lanczos.
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
     png = encode_png(np.asarray(image))
     settings = {**display.settings, "subsample": step}
     if frame.reduction:

@@ -82,7 +82,7 @@ def ingest(
     landing: Path, lake: Path, drop_ids: Sequence[str], *, master: str | None
 ) -> tuple[float, dict[str, Any]]:
     """One ``ingest`` run of ``drop_ids`` (one run, as the sensor batches a tick); returns
-    its seconds from run start and the assets' ``duration_s``."""
+    its seconds from run start and each asset's ``duration_s``, ``committed``, ``drops``."""
     from dagster import AssetSelection, DagsterInstance, materialize
 
     from pixels_pipeline.definitions import defs
@@ -111,17 +111,21 @@ def ingest(
         if not result.success:
             raise RuntimeError("a latency run failed")
         seconds = run_seconds(instance, result.run_id)
-    durations = {}
+    assets: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
-        durations[mat.asset_key.to_user_string()] = getattr(
-            mat.metadata.get("duration_s"), "value", None
-        )
-    return seconds, durations
+        assets[mat.asset_key.to_user_string()] = {
+            key: getattr(mat.metadata.get(key), "value", None)
+            for key in ("duration_s", "committed", "drops")
+        }
+    return seconds, assets
 
 
-def run(workdir: Path, *, spark: SparkMode = "connect") -> dict[str, Any]:
-    """Build the drops under ``workdir`` and time the three cases."""
+def run(
+    workdir: Path, *, spark: SparkMode = "connect", server: str | None = None
+) -> dict[str, Any]:
+    """Build the drops under ``workdir`` and time the three cases (``server``: an
+    ``sc://`` URL to use instead of starting a Connect server)."""
     landing, lake = workdir / "landing", workdir / "lake"
     build_corpus(landing / "small", FILES_PER_DROP)
     five = [f"tick-{i}" for i in range(5)]
@@ -129,18 +133,24 @@ def run(workdir: Path, *, spark: SparkMode = "connect") -> dict[str, Any]:
         build_corpus(landing / drop, FILES_PER_DROP)
     if spark == "local":
         return _cases(landing, lake, five, master=None)
+    if server is not None:
+        return _warm_cases(landing, lake, five, server)
     with connect_server(workdir / "connect-server.log") as url:
-        # The server's first job pays for class loading and Python workers: a warm-up
-        # drop, as a long-lived server has seen before the user's drop.
-        build_corpus(landing / "warmup", FILES_PER_DROP)
-        ingest(landing, lake, ["warmup"], master=url)
-        return _cases(landing, lake, five, master=url)
+        return _warm_cases(landing, lake, five, url)
+
+
+def _warm_cases(landing: Path, lake: Path, five: Sequence[str], url: str) -> dict[str, Any]:
+    # The server's first job pays for class loading and Python workers: a warm-up drop,
+    # as a long-lived server has seen before the user's drop.
+    build_corpus(landing / "warmup", FILES_PER_DROP)
+    ingest(landing, lake, ["warmup"], master=url)
+    return _cases(landing, lake, five, master=url)
 
 
 def _cases(landing: Path, lake: Path, five: Sequence[str], *, master: str | None) -> dict[str, Any]:
     small_s, small_assets = ingest(landing, lake, ["small"], master=master)
     noop_s, noop_assets = ingest(landing, lake, ["small"], master=master)
-    five_s, _ = ingest(landing, lake, five, master=master)
+    five_s, five_assets = ingest(landing, lake, five, master=master)
     return {
         "spark": "connect" if master else "local",
         "files_per_drop": FILES_PER_DROP,
@@ -148,8 +158,9 @@ def _cases(landing: Path, lake: Path, five: Sequence[str], *, master: str | None
         "noop_s": round(noop_s, 3),
         "five_drops_s": round(five_s, 3),
         "five_drops_vs_one": round(five_s / max(small_s, 1e-9), 3),
-        "small_drop_asset_seconds": small_assets,
-        "noop_asset_seconds": noop_assets,
+        "small_drop_assets": small_assets,
+        "noop_assets": noop_assets,
+        "five_drops_assets": five_assets,
     }
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
@@ -32,6 +34,17 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def listening(url: str) -> bool:
+    """Whether the server's port accepts a connection (the Spark client itself would
+    retry a closed port for minutes)."""
+    parsed = urlparse(url.replace("sc://", "http://", 1))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 15002), 2):
+            return True
+    except OSError:
+        return False
 
 
 def check(url: str) -> None:
@@ -57,6 +70,9 @@ def wait_ready(url: str, *, pid: int | None = None, timeout_s: float = 180.0) ->
     while time.monotonic() - started < timeout_s:
         if not _alive(pid):
             raise ServerNotReadyError(f"the Spark Connect server (pid {pid}) exited")
+        if not listening(url):
+            time.sleep(1.0)
+            continue
         try:
             check(url)
             return time.monotonic() - started
@@ -66,8 +82,8 @@ def wait_ready(url: str, *, pid: int | None = None, timeout_s: float = 180.0) ->
             last = error
             time.sleep(1.0)
     raise ServerNotReadyError(
-        f"no Spark Connect server ready at {url} after {timeout_s:.0f} s "
-        f"(last error: {type(last).__name__})"
+        f"no Spark Connect server ready at {url} after {timeout_s:.0f} s"
+        + (f" (last error: {type(last).__name__})" if last else " (port closed)")
     )
 
 

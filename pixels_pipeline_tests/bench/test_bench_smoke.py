@@ -47,6 +47,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
             "1",
             "--end-to-end-assets",
             ASSETS,
+            "--no-latency",  # connect/test_health.py runs bench.latency on its server
         ],
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.dicom.budget import PixelBudget
@@ -23,6 +24,7 @@ from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
     read_table_uri,
+    small_partitions,
     table_uri,
     table_version_of,
 )
@@ -48,6 +50,7 @@ from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.metadata import extract_metadata, metadata_rows
 from pixels_pipeline.spark.schemas import TABLES
 from pixels_pipeline.spark.session import SparkSettings, get_spark
+from pixels_pipeline.spark.unchanged import catalog_unchanged
 from pixels_pipeline.storage.archives import ArchiveLimits
 from pixels_pipeline.storage.landing import (
     Drop,
@@ -95,6 +98,7 @@ __all__ = [
     "read_table",
     "register_tables",
     "render_thumbnails",
+    "small_table_rows",
     "table_uri",
     "table_version",
     "thumbnail_rows",
@@ -205,6 +209,19 @@ def count_rows(
     return partition_row_counts(_uri(lake, table), drop_ids, options)
 
 
+def small_table_rows(
+    lake: str,
+    table: str,
+    drop_ids: Sequence[str],
+    columns: Sequence[str],
+    *,
+    options: StorageOptions | None = None,
+) -> pa.Table | None:
+    """``columns`` of the drops' rows read on the driver (delta-rs, no Spark job) when
+    they are few (at most ``DRIVER_READ_MAX_ROWS``), else None: read them with Spark."""
+    return small_partitions(_uri(lake, table), drop_ids, columns, options)
+
+
 def table_version(lake: str, table: str, *, options: StorageOptions | None = None) -> int:
     """The table's current version (-1 before its first commit)."""
     return table_version_of(_uri(lake, table), options)
@@ -239,6 +256,10 @@ def update_catalog(
     added, changed (fingerprint) or deleted (listed once more if another run committed to
     these drops meanwhile)."""
     check_drop_ids([d.drop_id for d in drops])
+    catalog_uri = _uri(lake, "object_catalog")
+    if not hash_content and catalog_unchanged(catalog_uri, drops, options):
+        held = partition_row_counts(catalog_uri, [d.drop_id for d in drops], options)
+        return TableUpdate(None, 0, sum(held.values()), 0)
 
     def listing() -> DataFrame:
         return catalog_drops(
@@ -253,6 +274,9 @@ def update_catalog(
         app_id=app_id,
         options=options,
     )
+
+
+IMAGE_TABLES = frozenset({"thumbnails", "patches"})  # rows for DICOM files only
 
 
 def update_table(
@@ -279,6 +303,8 @@ def update_table(
         drop_ids=drop_ids,
         app_id=app_id,
         options=options,
+        catalog_uri=_uri(lake, "object_catalog"),
+        dicom_only=table in IMAGE_TABLES,
     )
 
 

@@ -11,7 +11,8 @@ from dagster import (
     asset,
 )
 
-drops_partitions = DynamicPartitionsDefinition(name="drops")
+DROPS = "drops"  # the dynamic partitions: one per drop
+drops_partitions = DynamicPartitionsDefinition(name=DROPS)
 
 # Every table-writing step takes a slot of this pool. dagster.yaml limits it to 1, so
 # steps of concurrent runs commit one at a time: Delta's S3 log store is safe for one

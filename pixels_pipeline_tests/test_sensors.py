@@ -2,11 +2,13 @@ import os
 import time
 from pathlib import Path
 
-from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster import DagsterInstance, PartitionKeyRange, SensorResult, build_sensor_context
+from dagster._core.definitions.partitions.context import partition_loading_context
 
+from pixels_pipeline.partitions import drops_partitions
 from pixels_pipeline.resources import LakeResource
 from pixels_pipeline.samples import copy_drop, find_test_file
-from pixels_pipeline.sensors import landing_sensor
+from pixels_pipeline.sensors import landing_sensor, requested_drops
 from pixels_pipeline.storage.drop_tracker import ingested_drops, plan_tick
 
 
@@ -122,3 +124,26 @@ def test_missing_landing_zone_skips(tmp_path: Path) -> None:
     with DagsterInstance.ephemeral() as instance:
         result = evaluate(instance, tmp_path / "nowhere", None)
     assert requested(result) == [] and result.skip_reason is not None
+
+
+def test_drops_of_one_tick_run_together_known_ones_alone(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    for name in ("t-1", "t-2", "t-3", "by-hand"):
+        add_drop(landing, name)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("drops", ["older", "by-hand"])  # added from the CLI
+        result = evaluate(instance, landing, None)
+        (added,) = result.dynamic_partitions_requests or []
+        instance.add_dynamic_partitions("drops", list(added.partition_keys or []))
+        order = instance.get_dynamic_partitions("drops")
+        batch, alone = sorted(result.run_requests or [], key=lambda r: r.partition_key or "")
+        # Dagster's own resolution of the batch's range is exactly the tick's new drops.
+        assert batch.partition_key is None and batch.partition_key_range is not None
+        with partition_loading_context(dynamic_partitions_store=instance):
+            in_range = drops_partitions.get_partition_keys_in_range(
+                PartitionKeyRange(batch.partition_key_range.start, batch.partition_key_range.end)
+            )
+    assert sorted(in_range) == ["t-1", "t-2", "t-3"]
+    assert requested_drops(batch, order) == in_range
+    assert alone.partition_key == "by-hand"
+    assert sorted(ingested_drops(result.cursor)) == ["by-hand", "t-1", "t-2", "t-3"]

@@ -1,5 +1,8 @@
 """Silver ``metadata``: the full DICOM header of every cataloged file, or a typed error."""
 
+from collections import Counter
+
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -56,7 +59,7 @@ def metadata(
         lambda catalog, n, options: api.metadata_rows(catalog, options=options, num_files=n),
     )
     rows, errors, catalog_rows = run.rows, run.errors, run.catalog_rows
-    duplicates = duplicate_uids(run.written)
+    duplicates = duplicate_uids(run.written, run.driver_rows(["sop_instance_uid"]))
     context.log.info(
         f"metadata: {rows} rows, {sum(errors.values())} errors, {rows / run.seconds:.1f} files/s"
     )
@@ -99,8 +102,12 @@ def metadata(
     )
 
 
-def duplicate_uids(df: DataFrame) -> list[str]:
-    """SOP Instance UIDs that occur in more than one row."""
+def duplicate_uids(df: DataFrame, small: pa.Table | None = None) -> list[str]:
+    """SOP Instance UIDs that occur in more than one row (``small``: the rows' UIDs read
+    on the driver, counted without a Spark job)."""
+    if small is not None:
+        counted = Counter(u for u in small.column("sop_instance_uid").to_pylist() if u is not None)
+        return sorted(u for u, n in counted.items() if n > 1)
     dups = (
         df.where("sop_instance_uid IS NOT NULL")
         .groupBy("sop_instance_uid")

@@ -64,7 +64,14 @@ def object_catalog(
         )
     api.register_tables(session, lake_uri, tables=[TABLE], options=options)
     written = api.read_table(session, lake_uri, TABLE, drop_ids=drop_ids, options=options)
-    dicom = written.where("is_dicom").count()
+    small = api.small_table_rows(
+        lake_uri, TABLE, drop_ids, ["is_dicom", "error_type"], options=options
+    )
+    dicom = (
+        written.where("is_dicom").count()
+        if small is None
+        else sum(1 for v in small.column("is_dicom").to_pylist() if v)
+    )
     files = sum(api.count_rows(lake_uri, TABLE, drop_ids, options=options).values())
     context.log.info(
         f"cataloged {files} files ({dicom} DICOM; {update.processed} new or changed, "
@@ -76,7 +83,7 @@ def object_catalog(
             files=files,
             update=update,
             version=api.table_version(lake_uri, TABLE, options=options),
-            errors=errors_by_type(written),
+            errors=errors_by_type(written, small),
             seconds=timer.seconds,
             extra={
                 "dicom_files": MetadataValue.int(dicom),

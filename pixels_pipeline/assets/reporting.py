@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
@@ -24,8 +26,12 @@ def app_id(context: AssetExecutionContext, table: str, drop_ids: Sequence[str]) 
     return f"pixels_pipeline:{table}:{context.run_id}:{digest}"
 
 
-def errors_by_type(df: DataFrame) -> dict[str, int]:
-    """Rows per ``error_type`` (successes excluded) of a table's rows."""
+def errors_by_type(df: DataFrame, small: pa.Table | None = None) -> dict[str, int]:
+    """Rows per ``error_type`` (successes excluded) of a table's rows; ``small``: the same
+    rows' ``error_type`` column read on the driver, counted without a Spark job."""
+    if small is not None:
+        counted = Counter(e for e in small.column("error_type").to_pylist() if e is not None)
+        return dict(sorted(counted.items()))
     counts = df.where("error_type IS NOT NULL").groupBy("error_type").count().collect()
     return {r["error_type"]: int(r["count"]) for r in sorted(counts, key=lambda r: r[0])}
 
@@ -94,6 +100,16 @@ class StageRun:
     written: DataFrame  # the table's rows for these drops, as committed
     errors: dict[str, int]
     seconds: float
+    lake_uri: str
+    table: str
+    options: StorageOptions
+
+    def driver_rows(self, columns: Sequence[str]) -> pa.Table | None:
+        """``columns`` of the written rows read on the driver when they are few (no
+        Spark job), else None (use ``written``)."""
+        return api.small_table_rows(
+            self.lake_uri, self.table, self.drop_ids, columns, options=self.options
+        )
 
 
 def run_silver_stage(
@@ -124,9 +140,22 @@ def run_silver_stage(
     api.register_tables(session, lake_uri, tables=[table], options=options)
     rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
     written = api.read_table(session, lake_uri, table, drop_ids=drop_ids, options=options)
-    errors = errors_by_type(written)
+    small = api.small_table_rows(lake_uri, table, drop_ids, ["error_type"], options=options)
+    errors = errors_by_type(written, small)
     version = api.table_version(lake_uri, table, options=options)
-    return StageRun(drop_ids, catalog_rows, rows, update, version, written, errors, timer.seconds)
+    return StageRun(
+        drop_ids,
+        catalog_rows,
+        rows,
+        update,
+        version,
+        written,
+        errors,
+        timer.seconds,
+        lake_uri,
+        table,
+        options,
+    )
 
 
 def run_gold_stage(

@@ -7,6 +7,9 @@ contact sheet in the Dagster UI. Pixels can carry burned-in PHI: the UI preview 
 in Dagster's event log, which is why it can be turned off.
 """
 
+from typing import Any
+
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -16,6 +19,7 @@ from dagster import (
     MetadataValue,
 )
 from pydantic import Field
+from pyspark.sql import DataFrame
 from pyspark.sql.functions import col
 
 from pixels_pipeline import api
@@ -86,15 +90,9 @@ def thumbnails(
     rate = failed / images if images else 0.0
     galleries: dict[str, str] = {}
     preview: list[bytes] = []
+    small = run.driver_rows([*_GALLERY_COLUMNS, "path", "drop_id", "error_type"])
     for drop_id in run.drop_ids:
-        entries = [
-            GalleryEntry(r["thumbnail_png"], r["row_id"], r["modality"], r["sop_instance_uid"])
-            for r in run.written.where(col("error_type").isNull() & (col("drop_id") == drop_id))
-            .select("thumbnail_png", "row_id", "modality", "sop_instance_uid")
-            .orderBy("path")
-            .limit(GALLERY_LIMIT)
-            .collect()
-        ]
+        entries = [GalleryEntry(*r) for r in gallery_rows(run.written, small, drop_id)]
         if entries:
             folder = join_uri(lake.lake_uri(), "_gallery", drop_id)
             write_bytes(
@@ -132,3 +130,25 @@ def thumbnails(
             )
         ],
     )
+
+
+_GALLERY_COLUMNS = ("thumbnail_png", "row_id", "modality", "sop_instance_uid")
+
+
+def gallery_rows(written: DataFrame, small: pa.Table | None, drop_id: str) -> list[tuple[Any, ...]]:
+    """The drop's first rendered thumbnails by path, as ``GalleryEntry`` fields; from
+    ``small`` (the rows read on the driver) when given, else by a Spark query."""
+    if small is None:
+        rows = (
+            written.where(col("error_type").isNull() & (col("drop_id") == drop_id))
+            .select(*_GALLERY_COLUMNS)
+            .orderBy("path")
+            .limit(GALLERY_LIMIT)
+            .collect()
+        )
+        return [tuple(r) for r in rows]
+    picked = sorted(
+        (r for r in small.to_pylist() if r["error_type"] is None and r["drop_id"] == drop_id),
+        key=lambda r: r["path"],
+    )
+    return [tuple(r[c] for c in _GALLERY_COLUMNS) for r in picked[:GALLERY_LIMIT]]

@@ -1,11 +1,11 @@
 """``python -m pixels_pipeline.bench --files N --out result.json``
 
-Builds a drop of N DICOM files, then measures the same work three ways against a plain
-pool baseline: the metadata stage and the thumbnails stage through Spark (session
-already running), and the whole drop end to end through Dagster (Spark start included)
-with the assets that do the baseline's work (catalog, metadata, thumbnails). A last
-Dagster run with every asset (patches too, which the baseline does not cut) is reported
-on its own, without a ratio; then 1 % more files arrive in the drop and every asset is
+Builds a drop of N DICOM files, then measures the same work against a plain pool
+baseline: the metadata, thumbnails and patches stages through Spark (session already
+running), and the whole drop end to end through Dagster (Spark start included) with the
+assets that do the baseline's end-to-end work (catalog, metadata, thumbnails). A last
+Dagster run with every asset (patches and gold too) is reported on its own, without a
+ratio; then 1 % more files arrive in the drop and every asset is
 materialized again (``incremental``: its time against the first run's).
 
 ``--scale 5000,50000`` adds the scaling section (see :mod:`pixels_pipeline.bench.scale`):
@@ -27,7 +27,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pixels_pipeline.bench import pipeline, scale
+from pixels_pipeline.bench import latency, pipeline, scale
 from pixels_pipeline.bench.baseline import BaselinePool, BaselineRun, Kind
 from pixels_pipeline.bench.corpus import add_late_files, build_corpus
 from pixels_pipeline.bench.measure import Measurement, measure
@@ -49,6 +49,7 @@ def _baseline(
 
 def _baseline_side(m: Measurement, run: BaselineRun) -> Side:
     # The pool's workers outlive the stage; the tasks' own CPU time is exact.
+    m.extra["outputs"] = run.outputs
     return Side(m, run.files, run.errors, cpu_seconds=run.worker_cpu_seconds)
 
 
@@ -93,7 +94,7 @@ def run(
         f"in {time.perf_counter() - t0:.1f} s"
     )
     paths = [str(p) for p in corpus.files]
-    kinds: list[Kind] = ["metadata", "thumbnails", "end_to_end"]
+    kinds: list[Kind] = ["metadata", "thumbnails", "patches", "end_to_end"]
     if not pipeline.has_thumbnails():
         kinds.remove("thumbnails")
 
@@ -154,7 +155,7 @@ def run(
     for kind in kinds:
         p = stages[kind]
         result_stages[kind] = stage_result(
-            Side(p.measurement, p.rows, p.errors),
+            Side(p.measurement, p.rows if p.files is None else p.files, p.errors),
             _baseline_side(*base[kind]),
             corpus.total_bytes,
         )
@@ -209,6 +210,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"(default: {','.join(SAME_WORK_ASSETS)}, the baseline's work)",
     )
     parser.add_argument(
+        "--latency",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time small drops through the ingest job on a Spark Connect server "
+        "(10 files, the same again unchanged, 5 drops in one tick)",
+    )
+    parser.add_argument(
         "--all-assets",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -251,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 all_assets=args.all_assets,
             )
         )
+        if args.latency and not args.scale_only:
+            result["latency"] = latency.run(workdir / "latency")
+            result["machine"]["load_average"] = load_average()  # after everything
         if args.scale:
             result["scale"] = scale.run_scale(
                 args.scale,
@@ -278,6 +289,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"incremental: {inc['files_added']} files added, every asset again in "
             f"{inc['seconds']} s = {inc['ratio_to_first_run']:.1%} of the first run"
+        )
+    if "latency" in result:
+        lat = result["latency"]
+        print(
+            f"latency ({lat['files_per_drop']} files per drop, Spark Connect server): "
+            f"small drop {lat['small_drop_s']} s, unchanged re-run {lat['noop_s']} s, "
+            f"5 drops in one tick {lat['five_drops_s']} s ({lat['five_drops_vs_one']}x one)"
         )
     if "memory" in result:
         print(f"\npeak memory on the largest multi-frame test file: {json.dumps(result['memory'])}")

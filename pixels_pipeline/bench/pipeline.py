@@ -2,10 +2,11 @@
 drop through Dagster.
 
 Stages run exactly as the assets run them: read ``object_catalog`` from Delta, build the
-stage's rows with ``api`` (``metadata_rows``, ``thumbnail_rows``: computed inside the
-writer's tasks), and write them with ``api.write_table``. Writing the Delta table is what
-forces every UDF row to be computed (a ``count()`` could let Spark prune the unused
-output columns, and with them the work).
+stage's rows with ``api`` (``metadata_rows``, ``thumbnail_rows``, ``patch_rows`` with the
+``patches`` asset's default settings: computed inside the writer's tasks), and write them
+with ``api.write_table``. Writing the Delta table is what forces every UDF row to be
+computed (a ``count()`` could let Spark prune the unused output columns, and with them
+the work).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline import api
+from pixels_pipeline.bench.baseline import PATCH_MIN_FOREGROUND, PATCH_SIZE
 from pixels_pipeline.bench.measure import Measurement, measure
 
 SPARK_CONF = {"spark.ui.enabled": "false"}
@@ -24,11 +26,13 @@ SPARK_CONF = {"spark.ui.enabled": "false"}
 
 @dataclass(frozen=True)
 class StageRun:
-    """One pipeline stage: its cost, rows written and error rows."""
+    """One pipeline stage: its cost, rows written and error rows; ``files``: the files it
+    processed (the rows, except for ``patches``: one row per tile)."""
 
     measurement: Measurement
     rows: int
     errors: int
+    files: int | None = None
 
 
 def start_spark() -> SparkSession:
@@ -67,15 +71,17 @@ def write_catalog(
 def run_stage(
     spark: SparkSession, lake: Path, drop_id: str, table: str, *, exclude: frozenset[int]
 ) -> StageRun:
-    """One silver stage (``metadata`` or ``thumbnails``) from the Delta catalog to Delta;
-    ``exclude``: processes not to measure (the idle baseline pool)."""
+    """One silver stage (``metadata``, ``thumbnails`` or ``patches``) from the Delta
+    catalog to Delta; ``exclude``: processes not to measure (the idle baseline pool)."""
     build = _BUILDERS[table]
     lake_uri = str(lake)
     n = sum(api.count_rows(lake_uri, "object_catalog", [drop_id]).values())
     with measure(exclude) as m:
         catalog = api.read_table(spark, lake_uri, "object_catalog", drop_ids=[drop_id])
         commit = api.write_table(build(catalog, n), lake_uri, table, drop_ids=[drop_id])
-    return StageRun(m, commit.rows, _errors(spark, lake, table, drop_id))
+    m.extra["rows"] = commit.rows
+    files = n if table == "patches" else None  # patches: a row per tile, not per file
+    return StageRun(m, commit.rows, _errors(spark, lake, table, drop_id), files=files)
 
 
 def has_thumbnails() -> bool:
@@ -92,9 +98,16 @@ def _thumbnails(catalog: DataFrame, n: int) -> api.Rows:
     return rows(catalog, max_size=256, num_files=n)
 
 
+def _patches(catalog: DataFrame, n: int) -> api.Rows:
+    # The patches asset's defaults (PatchesConfig); its pixel budget is PixelBudget's.
+    settings = api.PatchSettings(size=PATCH_SIZE, min_foreground=PATCH_MIN_FOREGROUND)
+    return api.patch_rows(catalog, settings=settings, num_files=n)
+
+
 _BUILDERS: dict[str, Callable[[DataFrame, int], api.Rows]] = {
     "metadata": _metadata,
     "thumbnails": _thumbnails,
+    "patches": _patches,
 }
 
 

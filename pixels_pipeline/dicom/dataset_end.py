@@ -30,12 +30,13 @@ def dataset_end(*, before_pixels: bool, after: int = -1) -> StopWhen:
         # pydicom may ask twice about one element (once while probing an unexpected
         # implicit VR), so one repeat of the last tag is not an end; a second is.
         nonlocal last, repeated
-        if before_pixels and tag in PIXEL_TAGS:
+        value = int(tag)  # plain int comparisons: BaseTag's are Python methods
+        if before_pixels and value in PIXEL_TAGS:
             return True
-        if tag < last or (tag == last and repeated):
+        if value < last or (value == last and repeated):
             return True
-        repeated = tag == last
-        last = int(tag)
+        repeated = value == last
+        last = value
         return False
 
     return stop

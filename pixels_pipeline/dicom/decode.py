@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, cast
 
 import numpy as np
+from PIL import Image
 from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
@@ -104,6 +105,7 @@ ISOLATED_PLUGINS: Final = frozenset({"gdcm"})
 """Plugins that only ever run in the child process (they can abort the process)."""
 
 _PIXEL_VRS: Final = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
+_YBR_FULL: Final = frozenset({"YBR_FULL", "YBR_FULL_422"})
 # Syntaxes whose frames can be decoded at reduced resolution (dicom.reduced).
 _REDUCIBLE: Final = frozenset({uid.JPEG2000Lossless, uid.JPEG2000})
 
@@ -113,8 +115,9 @@ class DecodedFrame:
     """One decoded frame.
 
     ``photometric_interpretation`` describes ``arr`` as returned, which can differ from
-    the dataset's value: YBR_FULL/YBR_FULL_422 come back as RGB (pydicom's ``as_rgb``
-    default, or the JPEG decoder itself converted), and JPEG 2000 YBR_RCT/YBR_ICT come
+    the dataset's value: YBR_FULL/YBR_FULL_422 come back as RGB (8-bit data converted
+    by Pillow here, wider data by pydicom's ``as_rgb``, or the JPEG decoder itself
+    converted), and JPEG 2000 YBR_RCT/YBR_ICT come
     back as RGB when the decoder applied the inverse component transform.
     ``reduction``: the frame was decoded at ``1 / 2**reduction`` of its size (see
     ``min_size`` of :func:`decode_frame`).
@@ -374,6 +377,12 @@ class _PixelSource:
             self._src.seek(self._start)
         # Native decoders have no plugins; pydicom then rejects any plugin name.
         plugin_arg = "" if decoder.is_native else plugin
+        # 8-bit YBR_FULL(_422) is converted to RGB by Pillow (C) instead of pydicom (numpy
+        # floats): 0.6 against 1.4 ms for a 320x240 ultrasound frame, values within 1.
+        ybr8 = (
+            str(self._opts.get("photometric_interpretation", "")) in _YBR_FULL
+            and self._opts.get("bits_allocated") == 8
+        )
         try:
             arr, props = decoder.as_array(
                 self._src,
@@ -381,7 +390,7 @@ class _PixelSource:
                 validate=True,
                 raw=False,
                 decoding_plugin=plugin_arg,
-                **self._opts,
+                **({**self._opts, "as_rgb": False} if ybr8 else self._opts),
             )
         except DicomError:
             raise
@@ -392,6 +401,8 @@ class _PixelSource:
                 "photometric_interpretation", self._opts.get("photometric_interpretation", "")
             )
         )
+        if ybr8 and pi in _YBR_FULL and arr.dtype == np.uint8 and arr.shape[-1:] == (3,):
+            arr, pi = _ybr_to_rgb(arr), "RGB"
         return DecodedFrame(arr=arr, decoder=plugin, photometric_interpretation=pi)
 
     def decode_reduced(self, index: int, min_size: int) -> DecodedFrame | None:
@@ -443,6 +454,14 @@ class _PixelSource:
         assert not isinstance(f, Dataset)
         f.seek(0)
         return f.read()
+
+
+def _ybr_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """8-bit YBR_FULL (full-range YCbCr, as JFIF) to RGB with Pillow."""
+    height, width = arr.shape[:2]
+    data = np.ascontiguousarray(arr)
+    image = Image.frombuffer("YCbCr", (width, height), data, "raw", "YCbCr", 0, 1)
+    return np.array(image.convert("RGB"))  # writeable, like the decoders' output
 
 
 def _classify(exc: Exception, name: str, plugin: str) -> DicomError:

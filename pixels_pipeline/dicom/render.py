@@ -20,8 +20,10 @@ closest above the thumbnail size, :mod:`pixels_pipeline.dicom.reduced`). A frame
 much larger than the thumbnail is then subsampled by integer striding,
 keeping at least twice the thumbnail size. Every display step is a per-pixel map, so
 striding first gives the same pixels as windowing the whole frame then striding; the
-only cost is some aliasing, which the final area-aware Pillow resize (``reducing_gap``)
-mostly hides, and the percentile window is estimated from the subsample.
+only cost is some aliasing, which the final resize (a box reduce by the integer part of
+the scale, then bicubic) mostly hides, and the percentile window is estimated from the
+subsample. Palette colour and grayscale go through lookup tables; the PNG is written by
+:mod:`pixels_pipeline.dicom.png` (one fixed filter, zlib level 1).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
@@ -60,6 +62,7 @@ from pixels_pipeline.dicom.errors import (
     RenderError,
     TruncatedError,
 )
+from pixels_pipeline.dicom.png import encode_png
 from pixels_pipeline.dicom.sniff import HEAD_BYTES, looks_like_dicom
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "display_frame",
     "frame_count",
     "frame_view",
+    "palette_rgb",
     "read_image_header",
     "read_image_header_at",
     "render_frame",
@@ -81,11 +85,8 @@ ImageSource = str | os.PathLike[str] | bytes | BinaryIO
 """A DICOM file: a path, its bytes, or a binary file object (read from the start)."""
 
 PERCENTILES: Final = (0.5, 99.5)
-# zlib level of thumbnail PNGs. Measured on the benchmark mix: level 1 encodes in
-# 0.81 ms per thumbnail against 1.56 ms at Pillow's default 6, for files 5 % larger
-# (17.3 against 16.5 kB).
-PNG_COMPRESS_LEVEL: Final = 1
 _PERCENTILE_SAMPLES: Final = 512 * 512
+_REDUCING_GAP: Final = 1.0
 _LUT_MIN_PIXELS: Final = 64 * 64  # smaller frames are computed pixel by pixel
 _YBR_TO_RGB: Final = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_ICT"})
 _PRESENTATION_LUT_SHAPE: Final = 0x20500020
@@ -227,14 +228,20 @@ def render_frame(
     *,
     photometric_interpretation: str | None = None,
     frame_index: int = 0,
+    view: Dataset | None = None,
 ) -> np.ndarray:
     """Return one decoded frame as displayed: ``uint8``, grayscale ``(r, c)`` or RGB ``(r, c, 3)``.
 
     ``photometric_interpretation`` is that of ``arr`` as decoded (it may already be RGB
-    for YBR data); it defaults to the dataset's. See :func:`display_frame`.
+    for YBR data); it defaults to the dataset's. ``view``: ``frame_view(ds, frame_index)``
+    if the caller has it. See :func:`display_frame`.
     """
     return display_frame(
-        ds, arr, photometric_interpretation=photometric_interpretation, frame_index=frame_index
+        ds,
+        arr,
+        photometric_interpretation=photometric_interpretation,
+        frame_index=frame_index,
+        view=view,
     ).image
 
 
@@ -244,11 +251,12 @@ def display_frame(
     *,
     photometric_interpretation: str | None = None,
     frame_index: int = 0,
+    view: Dataset | None = None,
 ) -> DisplayImage:
     """Like :func:`render_frame`, also returning the settings that were applied."""
     stored_pi = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     pi = (photometric_interpretation or stored_pi).strip().upper()
-    view = frame_view(ds, frame_index)
+    view = frame_view(ds, frame_index) if view is None else view
     try:
         if pi == "PALETTE COLOR":
             return _render_palette(arr, view)
@@ -311,14 +319,16 @@ def render_thumbnail(
     image = Image.fromarray(display.image)
     size = thumbnail_size(rows, columns, max_size)
     if image.size != size:
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        # Box-average by the integer part of the scale first (``Image.reduce``), then
+        # bicubic for the rest: 512 -> 256 px in 0.2 ms against 2.5 ms for Lanczos
+        # alone; 484 -> 256 px in 1.6 ms against 2.6 ms for Lanczos.
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
+    png = encode_png(np.asarray(image))
     settings = {**display.settings, "subsample": step}
     if frame.reduction:
         settings["reduce"] = frame.reduction
     return Thumbnail(
-        png=buf.getvalue(),
+        png=png,
         width=size[0],
         height=size[1],
         rows=rows,
@@ -379,8 +389,12 @@ def _render_grayscale(
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         values = np.nan_to_num(values)
     step = _sample_step(arr)
-    sample = arr[::step, ::step]
-    sample_values = values[::step, ::step] if low is None else values[_lut_index(sample, low)]
+
+    def sample_values() -> np.ndarray:  # only the percentile window needs them
+        if low is None:
+            return values[::step, ::step]
+        return np.take(values, _lut_index(arr[::step, ::step], low))
+
     out = _apply_voi(values, sample_values, view, settings)
     inverted = (pi == "MONOCHROME1") != (
         str(view.get("PresentationLUTShape", "")).upper() == "INVERSE"
@@ -390,7 +404,7 @@ def _render_grayscale(
     if inverted:
         np.subtract(255, image, out=image)
     if low is not None:
-        image = image[_lut_index(arr, low)]
+        image = np.take(image, _lut_index(arr, low))  # faster than image[index]
     return DisplayImage(image=image, settings=settings)
 
 
@@ -405,14 +419,25 @@ def _lut_range(arr: np.ndarray) -> tuple[int, int] | None:
 
 def _lut_index(arr: np.ndarray, low: int) -> np.ndarray:
     """Positions of ``arr``'s values in a table starting at ``low``."""
-    return arr if low == 0 and arr.dtype.kind == "u" else arr.astype(np.int32) - low
+    if low == 0 and arr.dtype.kind == "u":
+        return arr
+    if arr.dtype.itemsize <= 2 and arr.dtype.isnative:
+        # Unsigned arithmetic modulo 2**bits: one pass, no int32 copy (the table is
+        # shorter than 2**bits, so every offset comes out right).
+        unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+        offsets: np.ndarray = arr.view(unsigned) - np.array(low, dtype=np.int64).astype(unsigned)
+        return offsets
+    return arr.astype(np.int32) - low
 
 
 def _apply_voi(
-    values: np.ndarray, sample: np.ndarray, view: Dataset, settings: dict[str, object]
+    values: np.ndarray,
+    sample_of: Callable[[], np.ndarray],
+    view: Dataset,
+    settings: dict[str, object],
 ) -> np.ndarray:
     """Map modality values to [0, 255] (float): VOI LUT, else window, else percentiles
-    of ``sample`` (modality values of the frame, or of a subsample of it)."""
+    of ``sample_of()`` (modality values of the frame, or of a subsample of it)."""
     voi_seq = view.get("VOILUTSequence")
     if voi_seq:
         bits = int(voi_seq[0].LUTDescriptor[2])
@@ -424,6 +449,7 @@ def _apply_voi(
         center, width, function = window
         settings.update(voi="window", center=center, width=width, function=function)
         return _window(values, center, width, function)
+    sample = sample_of()
     low, high = (float(v) for v in np.percentile(sample, PERCENTILES))
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
@@ -484,8 +510,20 @@ def _to_uint8(out: np.ndarray) -> np.ndarray:
     return image
 
 
+def palette_rgb(arr: np.ndarray, view: Dataset) -> np.ndarray:
+    """``apply_color_lut(arr, view)``, through a table over ``arr``'s value range when
+    that is cheaper (the same output: the LUT maps each index on its own). An 800x600
+    ultrasound frame with 256 palette entries: 2.5 ms against 7.5 ms."""
+    value_range = _lut_range(arr)
+    if value_range is None:
+        return np.asarray(apply_color_lut(arr, view))
+    low, high = value_range
+    table = np.asarray(apply_color_lut(np.arange(low, high + 1).astype(arr.dtype), view))
+    return np.take(table, _lut_index(arr, low), axis=0)  # 3.6x faster than table[index]
+
+
 def _render_palette(arr: np.ndarray, view: Dataset) -> DisplayImage:
-    rgb = np.asarray(apply_color_lut(arr, view))
+    rgb = palette_rgb(arr, view)
     if rgb.dtype.itemsize > 1:
         # 16-bit entries: scale by the LUT's own range (some writers put 8-bit values
         # in 16-bit entries; scaling those by 2**16 would show black).

@@ -118,3 +118,38 @@ def read_table_uri(
 def table_uri(lake_uri: str, table: str) -> str:
     """``<lake>/<table>``: where a table lives."""
     return join_uri(lake_uri, table)
+
+
+# Partitions this small are read on the driver (delta-rs + pyarrow) for questions whose
+# Spark job would cost more than the answer: "did anything change?", errors by type.
+DRIVER_READ_MAX_ROWS = 20_000
+
+
+def small_partitions(
+    table_uri: str,
+    drop_ids: Sequence[str],
+    columns: Sequence[str],
+    options: StorageOptions | None = None,
+    *,
+    version: int | None = None,
+    max_rows: int = DRIVER_READ_MAX_ROWS,
+) -> pa.Table | None:
+    """``columns`` of the drops' rows, read on the driver, or None when the table is
+    missing or the drops hold more than ``max_rows`` rows (per the log's statistics)."""
+    if not table_exists(table_uri, options):
+        return None
+    log = LogReader(
+        table_uri,
+        version=version,
+        storage_options=(options or StorageOptions()).delta_options(),
+    )
+    actions = log.get_add_actions(flatten=True)
+    data = actions if isinstance(actions, pa.Table) else pa.table(actions)
+    wanted = set(drop_ids)
+    parts = data.column(f"partition.{PARTITION_COLUMN}").to_pylist()
+    records = data.column("num_records").to_pylist()
+    held = [n for drop_id, n in zip(parts, records, strict=True) if drop_id in wanted]
+    if any(n is None for n in held) or sum(held) > max_rows:
+        return None
+    dataset = log.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "in", list(drop_ids))])
+    return dataset.to_table(columns=list(columns))

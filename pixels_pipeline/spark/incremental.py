@@ -27,13 +27,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.functions import col, concat, expr, lit
 
+from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
 from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
     read_table_uri,
+    small_partitions,
     table_version_of,
 )
 from pixels_pipeline.spark.delta_writer import (
@@ -106,13 +110,22 @@ def update_partitions(
     drop_ids: Sequence[str],
     app_id: str | None = None,
     options: StorageOptions | None = None,
+    catalog_uri: str | None = None,
+    dicom_only: bool = False,
 ) -> TableUpdate:
     """Bring the ``drop_ids`` partitions of a downstream table in line with ``catalog``
     (its rows for those drops), computing only what is new or failed transiently, in at
-    most one commit."""
+    most one commit. ``catalog_uri``: where ``catalog`` is read from, so that small
+    partitions with nothing to do are recognised on the driver, without a Spark job.
+    ``dicom_only``: the table has rows for DICOM files only (images), so other catalog
+    rows are neither computed again on every update nor a change."""
+    if dicom_only:
+        catalog = catalog.where("is_dicom")
 
     def plan(version: int, app_id: str | None) -> TableUpdate:
         held = sum(partition_row_counts(table_uri, drop_ids, options).values())
+        if held and _unchanged(catalog_uri, table_uri, drop_ids, version, options, dicom_only):
+            return TableUpdate(None, 0, held, 0)
         if held == 0:
             n = catalog.count()
             commit = replace_partitions(
@@ -154,6 +167,38 @@ def update_partitions(
         return TableUpdate(commit, n_todo, n_keep, n_removed)
 
     return _planned(plan, table_uri, app_id, options)
+
+
+def _unchanged(
+    catalog_uri: str | None,
+    table_uri: str,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+    dicom_only: bool,
+) -> bool:
+    """True when the drops are small enough to read on the driver and the table already
+    holds exactly the catalog's ``(row_id, fingerprint)`` keys, none with a transient
+    error: the Spark plan would find nothing to compute and nothing to delete."""
+    if catalog_uri is None:
+        return False
+    keys = [PARTITION_COLUMN, *KEY]
+    held = small_partitions(table_uri, drop_ids, [*keys, "error_type"], options, version=version)
+    if held is None:
+        return False
+    transient = {t.value for t in TRANSIENT_ERRORS}
+    if any(e in transient for e in held.column("error_type").to_pylist()):
+        return False
+    current = small_partitions(catalog_uri, drop_ids, [*keys, "is_dicom"], options)
+    if current is not None and dicom_only:
+        current = current.filter(pc.field("is_dicom"))
+    if current is None or any(held.column(k).null_count for k in keys):
+        return False  # a null key never matches in the Spark plan: it is always redone
+    return _key_set(current, keys) == _key_set(held, keys)
+
+
+def _key_set(table: pa.Table, keys: Sequence[str]) -> set[tuple[object, ...]]:
+    return set(zip(*(table.column(k).to_pylist() for k in keys), strict=True))
 
 
 def refresh_catalog(

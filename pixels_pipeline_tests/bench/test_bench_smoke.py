@@ -13,15 +13,23 @@ from pathlib import Path
 
 import pytest
 
+from pixels_pipeline.assets.patches import PatchesConfig
+from pixels_pipeline.bench.baseline import PATCH_MIN_FOREGROUND, PATCH_SIZE
 from pixels_pipeline.bench.corpus import available_sources
-
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 FILES = 24  # every source file of the mix at least once
 ASSETS = "object_catalog,metadata,thumbnails"  # the baseline's work (also the default)
 SIDE_KEYS = ("files_per_s", "mb_per_s", "cpu_ms_per_file", "peak_rss_mb", "files", "errors")
 
 
+def test_patch_baseline_uses_the_asset_defaults() -> None:
+    config = PatchesConfig()
+    assert (config.size, config.stride) == (PATCH_SIZE, None)
+    assert config.min_foreground == PATCH_MIN_FOREGROUND
+
+
+@pytest.mark.slow
+@pytest.mark.spark
 def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     proc = subprocess.run(
@@ -39,6 +47,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
             "1",
             "--end-to-end-assets",
             ASSETS,
+            "--no-latency",  # connect/test_health.py runs bench.latency on its server
         ],
         capture_output=True,
         text=True,
@@ -53,7 +62,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert result["catalog"]["rows"] == FILES  # the _SUCCESS marker is not cataloged
     assert {"cpus", "load_average"} <= set(result["machine"])
     stages = result["stages"]
-    assert {"metadata", "thumbnails", "end_to_end"} <= set(stages)
+    assert {"metadata", "thumbnails", "patches", "end_to_end"} <= set(stages)
     for name, stage in stages.items():
         for side in ("pipeline", "baseline"):
             for key in SIDE_KEYS:
@@ -65,6 +74,11 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert stages[name]["pipeline_files"] == FILES, name
     assert stages["metadata"]["pipeline_errors"] == 0
     assert stages["thumbnails"]["pipeline_errors"] == 0
+    # Patches: files/s counts files (rows are tiles); both sides cut tiles of every file.
+    patches = stages["patches"]
+    assert patches["pipeline_files"] == FILES and patches["pipeline_errors"] == 0
+    assert patches["pipeline_details"]["rows"] > FILES
+    assert patches["baseline_details"]["outputs"] > FILES
     details = stages["end_to_end"]["pipeline_details"]
     assert details["assets"] == sorted(ASSETS.split(","))
     every = result["end_to_end_all_assets"]  # the extra run with patches and gold, no ratio

@@ -165,3 +165,13 @@ def test_tiled_full_sub_tiles_and_bright_background(tmp_path: Path) -> None:
         gray = np.asarray(Image.fromarray(_pixels(p)).convert("L"))
         assert p.foreground == pytest.approx(float((gray < 220).mean()))
     np.testing.assert_array_equal(_pixels(found[3]), image[150:200, 150:200])
+
+
+def test_otsu_threshold_splits_two_levels_and_ignores_layout() -> None:
+    gray = np.full((40, 60), 10, dtype=np.uint8)
+    gray[:, 25:] = 200
+    threshold = patches_module.otsu_threshold(gray)
+    assert threshold is not None and 10 <= threshold < 200
+    # A strided view and its copy give the same threshold; a constant image has none.
+    assert patches_module.otsu_threshold(gray.T) == patches_module.otsu_threshold(gray.T.copy())
+    assert patches_module.otsu_threshold(np.full((8, 8), 7, dtype=np.uint8)) is None

@@ -1,0 +1,174 @@
+"""Small-drop latency: what a user waits for after a drop lands.
+
+Three numbers, each from the run's own start to its end (Dagster's run stats), the
+``ingest`` job with every asset:
+
+- ``small_drop_s``: one 10-file drop;
+- ``noop_s``: the same drop again, nothing changed;
+- ``five_drops_s``: five 10-file drops arriving in one sensor tick, run as the sensor
+  runs them.
+
+Runs go to a Spark Connect server started once, as ``.ci/dev`` does (``spark``:
+``"connect"``), or start their own local session (``"local"``: the JVM start is then part
+of every run).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pixels_pipeline.bench.corpus import build_corpus
+
+SparkMode = Literal["connect", "local"]
+FILES_PER_DROP = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def connect_server(log: Path, *, timeout_s: float = 180.0) -> Iterator[str]:
+    """A Delta-enabled Spark Connect server on loopback; yields its ``sc://`` URL."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pixels_pipeline.spark.connect_server", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port, proc, timeout_s)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Spark Connect server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"no Spark Connect server on port {port} after {timeout_s:.0f} s")
+
+
+def run_seconds(instance: Any, run_id: str) -> float:
+    stats = instance.get_run_stats(run_id)
+    return float(stats.end_time - stats.start_time)
+
+
+def ingest(
+    landing: Path, lake: Path, drop_ids: Sequence[str], *, master: str | None
+) -> tuple[float, dict[str, Any]]:
+    """One ``ingest`` run of ``drop_ids`` (one run, as the sensor batches a tick); returns
+    its seconds from run start and each asset's ``duration_s``, ``committed``, ``drops``."""
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from pixels_pipeline.definitions import defs
+    from pixels_pipeline.jobs import INGEST_ASSETS
+    from pixels_pipeline.resources import LakeResource, SparkResource
+
+    spark = SparkResource(master=master, stop_at_teardown=master is None)
+    tags = (
+        {}
+        if len(drop_ids) == 1
+        else {
+            "dagster/asset_partition_range_start": drop_ids[0],
+            "dagster/asset_partition_range_end": drop_ids[-1],
+        }
+    )
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("drops", list(drop_ids))
+        result = materialize(
+            list(defs.assets or []),  # type: ignore[arg-type]
+            selection=AssetSelection.assets(*INGEST_ASSETS),
+            partition_key=drop_ids[0] if len(drop_ids) == 1 else None,
+            tags=tags,
+            instance=instance,
+            resources={"spark": spark, "lake": LakeResource(landing=str(landing), lake=str(lake))},
+        )
+        if not result.success:
+            raise RuntimeError("a latency run failed")
+        seconds = run_seconds(instance, result.run_id)
+    assets: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        assets[mat.asset_key.to_user_string()] = {
+            key: getattr(mat.metadata.get(key), "value", None)
+            for key in ("duration_s", "committed", "drops")
+        }
+    return seconds, assets
+
+
+def run(
+    workdir: Path, *, spark: SparkMode = "connect", server: str | None = None
+) -> dict[str, Any]:
+    """Build the drops under ``workdir`` and time the three cases (``server``: an
+    ``sc://`` URL to use instead of starting a Connect server)."""
+    landing, lake = workdir / "landing", workdir / "lake"
+    build_corpus(landing / "small", FILES_PER_DROP)
+    five = [f"tick-{i}" for i in range(5)]
+    for drop in five:
+        build_corpus(landing / drop, FILES_PER_DROP)
+    if spark == "local":
+        return _cases(landing, lake, five, master=None)
+    if server is not None:
+        return _warm_cases(landing, lake, five, server)
+    with connect_server(workdir / "connect-server.log") as url:
+        return _warm_cases(landing, lake, five, url)
+
+
+def _warm_cases(landing: Path, lake: Path, five: Sequence[str], url: str) -> dict[str, Any]:
+    # The server's first job pays for class loading and Python workers: a warm-up drop,
+    # as a long-lived server has seen before the user's drop.
+    build_corpus(landing / "warmup", FILES_PER_DROP)
+    ingest(landing, lake, ["warmup"], master=url)
+    return _cases(landing, lake, five, master=url)
+
+
+def _cases(landing: Path, lake: Path, five: Sequence[str], *, master: str | None) -> dict[str, Any]:
+    small_s, small_assets = ingest(landing, lake, ["small"], master=master)
+    noop_s, noop_assets = ingest(landing, lake, ["small"], master=master)
+    five_s, five_assets = ingest(landing, lake, five, master=master)
+    return {
+        "spark": "connect" if master else "local",
+        "files_per_drop": FILES_PER_DROP,
+        "small_drop_s": round(small_s, 3),
+        "noop_s": round(noop_s, 3),
+        "five_drops_s": round(five_s, 3),
+        "five_drops_vs_one": round(five_s / max(small_s, 1e-9), 3),
+        "small_drop_assets": small_assets,
+        "noop_assets": noop_assets,
+        "five_drops_assets": five_assets,
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import tempfile
+
+    mode: SparkMode = "local" if "--local" in sys.argv else "connect"
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    with tempfile.TemporaryDirectory(prefix="pixels-latency-") as tmp:
+        print(json.dumps(run(Path(tmp), spark=mode), indent=2))

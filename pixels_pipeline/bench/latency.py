@@ -15,13 +15,13 @@ of every run).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +37,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
+@contextlib.contextmanager
 def connect_server(log: Path, *, timeout_s: float = 180.0) -> Iterator[str]:
     """A Delta-enabled Spark Connect server on loopback; yields its ``sc://`` URL."""
     port = free_port()
@@ -122,38 +122,39 @@ def ingest(
 
 
 def run(
-    workdir: Path, *, spark: SparkMode = "connect", server: str | None = None
+    workdir: Path,
+    *,
+    spark: SparkMode = "connect",
+    server: str | None = None,
+    files_per_drop: int = FILES_PER_DROP,
+    warm_up: bool = True,
 ) -> dict[str, Any]:
     """Build the drops under ``workdir`` and time the three cases (``server``: an
-    ``sc://`` URL to use instead of starting a Connect server)."""
+    ``sc://`` URL to use instead of starting a Connect server). The server's first run
+    pays for class loading and Python workers: ``warm_up`` runs a drop first, as a
+    long-lived server has seen runs before the user's drop."""
     landing, lake = workdir / "landing", workdir / "lake"
-    build_corpus(landing / "small", FILES_PER_DROP)
-    five = [f"tick-{i}" for i in range(5)]
-    for drop in five:
-        build_corpus(landing / drop, FILES_PER_DROP)
+    names = ["warmup", "small", *(f"tick-{i}" for i in range(5))]
+    for name in names:
+        build_corpus(landing / name, files_per_drop)
     if spark == "local":
-        return _cases(landing, lake, five, master=None)
-    if server is not None:
-        return _warm_cases(landing, lake, five, server)
-    with connect_server(workdir / "connect-server.log") as url:
-        return _warm_cases(landing, lake, five, url)
+        return _cases(landing, lake, names[2:], files_per_drop, master=None)
+    with contextlib.ExitStack() as stack:
+        url = server or stack.enter_context(connect_server(workdir / "connect-server.log"))
+        if warm_up:
+            ingest(landing, lake, ["warmup"], master=url)
+        return _cases(landing, lake, names[2:], files_per_drop, master=url)
 
 
-def _warm_cases(landing: Path, lake: Path, five: Sequence[str], url: str) -> dict[str, Any]:
-    # The server's first job pays for class loading and Python workers: a warm-up drop,
-    # as a long-lived server has seen before the user's drop.
-    build_corpus(landing / "warmup", FILES_PER_DROP)
-    ingest(landing, lake, ["warmup"], master=url)
-    return _cases(landing, lake, five, master=url)
-
-
-def _cases(landing: Path, lake: Path, five: Sequence[str], *, master: str | None) -> dict[str, Any]:
+def _cases(
+    landing: Path, lake: Path, five: Sequence[str], files_per_drop: int, *, master: str | None
+) -> dict[str, Any]:
     small_s, small_assets = ingest(landing, lake, ["small"], master=master)
     noop_s, noop_assets = ingest(landing, lake, ["small"], master=master)
     five_s, five_assets = ingest(landing, lake, five, master=master)
     return {
         "spark": "connect" if master else "local",
-        "files_per_drop": FILES_PER_DROP,
+        "files_per_drop": files_per_drop,
         "small_drop_s": round(small_s, 3),
         "noop_s": round(noop_s, 3),
         "five_drops_s": round(five_s, 3),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import islice
 
 from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
-from pixels_pipeline.spark.delta_reader import small_partitions
+from pixels_pipeline.spark.delta_reader import partition_row_counts, small_partitions
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN
 from pixels_pipeline.storage.landing import Drop, check_drop_id
 from pixels_pipeline.storage.listing import fingerprint_of, list_entries, row_id_of
@@ -51,6 +51,9 @@ def catalog_unchanged(
     """True only if every drop is small, its files are exactly the catalog's rows (same
     row ids and fingerprints) and no row of it carries an error worth retrying."""
     opts = options or StorageOptions()
+    held_rows = partition_row_counts(catalog_uri, [d.drop_id for d in drops], opts)
+    if any(n == 0 or n > MAX_LISTED for n in held_rows.values()):
+        return False  # new, or too big to list on the driver: Spark lists it
     expected: set[Key] = set()
     for drop in drops:
         try:

@@ -15,17 +15,22 @@ of every run).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from pixels_pipeline import api
 from pixels_pipeline.bench.corpus import build_corpus
+from pixels_pipeline.exit_status import keep_exit_status
 
 SparkMode = Literal["connect", "local"]
 FILES_PER_DROP = 10
@@ -162,14 +167,35 @@ def _cases(
         "small_drop_assets": small_assets,
         "noop_assets": noop_assets,
         "five_drops_assets": five_assets,
+        # metadata rows per drop after the batched run (from the Delta log)
+        "five_drops_rows": api.count_rows(str(lake), "metadata", list(five)),
     }
 
 
-if __name__ == "__main__":
-    import json
-    import tempfile
-
-    mode: SparkMode = "local" if "--local" in sys.argv else "connect"
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--local", action="store_true", help="local Spark in each run")
+    parser.add_argument("--server", default=None, help="an sc:// server to use (else started)")
+    parser.add_argument("--files-per-drop", type=int, default=FILES_PER_DROP)
+    parser.add_argument("--warm-up", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     with tempfile.TemporaryDirectory(prefix="pixels-latency-") as tmp:
-        print(json.dumps(run(Path(tmp), spark=mode), indent=2))
+        result = run(
+            Path(tmp),
+            spark="local" if args.local else "connect",
+            server=args.server,
+            files_per_drop=args.files_per_drop,
+            warm_up=args.warm_up,
+        )
+    text = json.dumps(result, indent=2)
+    if args.out is not None:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    keep_exit_status()
+    main()
+    sys.exit(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,22 +29,50 @@ class Cluster:
     worker_pid: int  # the worker JVM: executors it launches are its children
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def spark_home() -> Path:
     """pyspark's package folder is a complete Spark distribution (bin/, jars/)."""
     return Path(pyspark.__file__).parent
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: all sockets stay bound until every port is chosen."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+MASTER_BOUND = re.compile(r"Starting Spark master at (spark://\S+)")
+UI_BOUND = re.compile(r"Bound MasterWebUI to .*started at https?://[^/\s]+:(\d+)")
+
+
+def bound_master(master_log: Path) -> tuple[str, str] | None:
+    """The master's URL and web UI as really bound, once both are: Spark moves on to the
+    next port when the one asked for was taken in the meantime by another process."""
+    text = master_log.read_text(errors="replace")
+    url, ui = MASTER_BOUND.search(text), UI_BOUND.search(text)
+    return (url.group(1), f"http://127.0.0.1:{ui.group(1)}") if url and ui else None
+
+
+def check_alive(deadline: float, work: Path, *procs: subprocess.Popen[bytes]) -> None:
+    if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
+        logs = [
+            (work / n).read_text()[-2000:]
+            for n in ("master.log", "worker.log")
+            if (work / n).exists()
+        ]
+        raise RuntimeError("Spark cluster did not start:\n" + "\n".join(logs))
 
 
 def alive_workers(master_ui: str) -> int:
     try:
         with urllib.request.urlopen(f"{master_ui}/json/", timeout=2) as response:
             return int(json.load(response).get("aliveworkers", 0))
-    except OSError:
+    except (OSError, ValueError):  # not up yet, or not the master's UI answering
         return 0
 
 
@@ -79,7 +108,8 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_WORKER_DIR": str(work / "work"),  # not inside the installed pyspark
     }
-    port, ui = free_port(), free_port()
+    port, ui, worker_ui = free_ports(3)
+    deadline = time.monotonic() + START_TIMEOUT_S
     master = start_daemon(
         [
             "org.apache.spark.deploy.master.Master",
@@ -88,29 +118,27 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         env,
         work / "master.log",
     )
-    master_url, master_ui = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui}"
-    worker = start_daemon(
-        [
-            "org.apache.spark.deploy.worker.Worker",
-            master_url,
-            *("--cores", "1", "--memory", "1g", "--host", "127.0.0.1"),
-            *("--webui-port", str(free_port()), "--work-dir", str(work / "work")),
-        ],
-        env,
-        work / "worker.log",
-    )
+    worker: subprocess.Popen[bytes] | None = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        while (bound := bound_master(work / "master.log")) is None:
+            check_alive(deadline, work, master)
+            time.sleep(0.5)
+        master_url, master_ui = bound
+        worker = start_daemon(
+            [
+                "org.apache.spark.deploy.worker.Worker",
+                master_url,
+                *("--cores", "1", "--memory", "1g", "--host", "127.0.0.1"),
+                *("--webui-port", str(worker_ui), "--work-dir", str(work / "work")),
+            ],
+            env,
+            work / "worker.log",
+        )
         while alive_workers(master_ui) < 1:
-            if (
-                time.monotonic() > deadline
-                or master.poll() is not None
-                or worker.poll() is not None
-            ):
-                logs = [(work / n).read_text()[-2000:] for n in ("master.log", "worker.log")]
-                raise RuntimeError(f"Spark cluster did not start:\n{logs[0]}\n{logs[1]}")
+            check_alive(deadline, work, master, worker)
             time.sleep(0.5)
         yield Cluster(master_url, master_ui, worker.pid)
     finally:
-        stop_daemon(worker)
+        if worker is not None:
+            stop_daemon(worker)
         stop_daemon(master)

@@ -23,6 +23,7 @@ from pixels_pipeline.spark import maintenance
 from pixels_pipeline.spark.catalog import catalog_drops
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
+    read_partitions,
     read_table_uri,
     small_partitions,
     table_uri,
@@ -293,7 +294,9 @@ def update_table(
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
     go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
     check_drop_ids(drop_ids)
-    catalog = read_table(spark, lake, "object_catalog", drop_ids=drop_ids, options=options)
+    catalog = read_partitions(
+        spark, _uri(lake, "object_catalog"), TABLES["object_catalog"], drop_ids, options
+    )
     return update_partitions(
         spark,
         _uri(lake, table),

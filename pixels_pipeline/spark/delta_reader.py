@@ -153,3 +153,22 @@ def small_partitions(
         return None
     dataset = log.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "in", list(drop_ids))])
     return dataset.to_table(columns=list(columns))
+
+
+def read_partitions(
+    spark: SparkSession,
+    table_uri: str,
+    schema: pa.Schema,
+    drop_ids: Sequence[str],
+    options: StorageOptions | None = None,
+    *,
+    max_rows: int = DRIVER_READ_MAX_ROWS,
+) -> DataFrame:
+    """The drops' rows of a table. When they are few (at most ``max_rows``) they are read
+    on the driver and handed to Spark as local data: a Delta scan would first run Spark
+    jobs of its own (the snapshot's state, the files to read), which for a small drop
+    cost more than the rows. Larger drops are read by a Delta scan."""
+    rows = small_partitions(table_uri, drop_ids, schema.names, options, max_rows=max_rows)
+    if rows is None:
+        return read_table_uri(spark, table_uri, schema, drop_ids=drop_ids, options=options)
+    return spark.createDataFrame(rows.select(schema.names).cast(schema), spark_schema(schema))

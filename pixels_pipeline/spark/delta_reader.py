@@ -171,4 +171,7 @@ def read_partitions(
     rows = small_partitions(table_uri, drop_ids, schema.names, options, max_rows=max_rows)
     if rows is None:
         return read_table_uri(spark, table_uri, schema, drop_ids=drop_ids, options=options)
-    return spark.createDataFrame(rows.select(schema.names).cast(schema), spark_schema(schema))
+    if rows.num_rows == 0:  # pyspark cannot convert a table of no chunks
+        return spark.createDataFrame([], spark_schema(schema))
+    local = rows.select(schema.names).cast(schema).combine_chunks()
+    return spark.createDataFrame(local, spark_schema(schema))

@@ -18,7 +18,9 @@ def test_local_masters_are_recognised() -> None:
 @pytest.mark.spark
 def test_a_local_session_jvm_runs_with_c1_and_the_serial_collector(spark: Any) -> None:
     """The driver JVM was launched with the options (not merely given them as conf)."""
-    assert spark.sparkContext.getConf().get("spark.driver.extraJavaOptions") == LOCAL_JAVA_OPTIONS
+    # Spark puts its own JVM module options before ours.
+    options = spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
+    assert options.endswith(LOCAL_JAVA_OPTIONS)
     bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     arguments = set(bean.getInputArguments())
     assert set(LOCAL_JAVA_OPTIONS.split()) <= arguments

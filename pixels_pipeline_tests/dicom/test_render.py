@@ -95,7 +95,8 @@ def test_window_matches_ps3_3_formula(name: str) -> None:
 def _bar_means(arr: np.ndarray) -> np.ndarray:
     """Mean colour inside each 10-row band (the SC_rgb files are horizontal colour bars);
     the band edges are left out, where lossy chroma subsampling blurs neighbouring bars."""
-    return arr.reshape(10, 10, -1, 3)[:, 2:8].mean(axis=(1, 2))
+    means: np.ndarray = arr.reshape(10, 10, -1, 3)[:, 2:8].mean(axis=(1, 2))
+    return means
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,13 @@ _BASE_CONF: dict[str, str] = {
     "spark.driver.memory": "2g",
     "spark.ui.showConsoleProgress": "false",
 }
+# The JVM of a local session (driver and executor in one) only moves Arrow batches and
+# writes Parquet/Delta: the Python workers do the work. C1-only JIT and the serial
+# collector halve its CPU time on 2 cores (thumbnails stage, 400 files: 33 -> 16 JVM
+# CPU-ms per file on a fresh session, 21 -> 13 on a warm one); C2 compiler and G1
+# threads otherwise compete with the Python workers for the same cores.
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
 _SESSION_CONF = {
     k: v
     for k, v in _BASE_CONF.items()
@@ -73,7 +80,8 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
         for key, value in {**_SESSION_CONF, **dict(cfg.conf)}.items():
             remote = remote.config(key, value)
         return remote.getOrCreate()
-    conf = {**_BASE_CONF, **jar_conf(cfg.master), **dict(cfg.conf)}
+    local = {"spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS} if is_local(cfg.master) else {}
+    conf = {**_BASE_CONF, **local, **jar_conf(cfg.master), **dict(cfg.conf)}
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -89,6 +97,11 @@ def server_conf() -> dict[str, str]:
     """The settings a pipeline session needs, for a server started outside Python (a Spark
     Connect server): Delta, Arrow, UTC, small shuffles."""
     return dict(_BASE_CONF)
+
+
+def is_local(master: str) -> bool:
+    """Whether ``master`` runs driver and executor in this machine's one JVM."""
+    return master == "local" or master.startswith("local[")
 
 
 def is_connect_url(master: str) -> bool:

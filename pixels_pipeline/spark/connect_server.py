@@ -17,7 +17,7 @@ from pathlib import Path
 import pyspark
 
 from pixels_pipeline.spark.jars import jar_conf
-from pixels_pipeline.spark.session import server_conf
+from pixels_pipeline.spark.session import LOCAL_JAVA_OPTIONS, is_local, server_conf
 
 __all__ = ["server_command"]
 
@@ -27,8 +27,11 @@ _CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 def server_command(port: int, *, host: str = "127.0.0.1", master: str = "local[*]") -> list[str]:
     """``spark-submit`` arguments of a Delta-enabled Spark Connect server."""
     spark_home = Path(pyspark.__file__).parent
+    # A local server's one JVM moves Arrow batches for the Python workers: see LOCAL_JAVA_OPTIONS.
+    local = {"spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS} if is_local(master) else {}
     conf = {
         **server_conf(),
+        **local,
         **jar_conf(master),
         "spark.connect.grpc.binding.port": str(port),
         "spark.connect.grpc.binding.address": host,

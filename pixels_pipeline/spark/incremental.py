@@ -27,12 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql.functions import broadcast, col, concat, expr, lit
+from pyspark.sql.functions import col, concat, expr, lit
 
-from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
 from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
@@ -47,15 +45,20 @@ from pixels_pipeline.spark.delta_writer import (
     replace_partitions,
     transient_predicate,
 )
+from pixels_pipeline.spark.key_diff import (
+    DIFF_MAX_ROWS,
+    KEYS,
+    KeyDiff,
+    diff_keys,
+    key_frame,
+    rows_with_keys,
+)
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES
 from pixels_pipeline.storage.uri import StorageOptions
 
 KEY = ["row_id", "fingerprint"]
 PLAN_ATTEMPTS = 2  # a plan overtaken by another run's commit is made once more
-# Rows per side up to which an update is planned on the driver from the key columns alone
-# (a few MB of Arrow). 5,000 files: ~50 ms, against ~4 s for the Spark jobs of the plan.
-DIFF_MAX_ROWS = 200_000
 
 
 def _settled() -> Column:
@@ -145,8 +148,9 @@ def update_partitions(
                 spark, table_uri, table, catalog, drop_ids, version, options
             )
         else:
-            todo, n_todo, n_removed = _keyed(catalog, diff.todo), diff.todo.num_rows, diff.removed
-            gone = _keyed(catalog, diff.gone, rows=False) if diff.gone.num_rows else None
+            todo, n_todo = rows_with_keys(catalog, diff.todo), diff.todo.num_rows
+            gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
+            n_removed = diff.removed
         n_keep = held - n_removed
         if n_todo == 0 and n_removed == 0:
             return TableUpdate(None, 0, n_keep, 0)
@@ -166,15 +170,6 @@ def update_partitions(
     return _planned(plan, table_uri, app_id, options)
 
 
-@dataclass(frozen=True)
-class _Diff:
-    """A plan made on the driver: keys to compute, keys whose rows go, rows that go."""
-
-    todo: pa.Table  # drop_id, row_id, fingerprint
-    gone: pa.Table  # drop_id, row_id, fingerprint
-    removed: int  # table rows holding a key of ``gone``
-
-
 def _driver_diff(
     catalog_uri: str | None,
     table_uri: str,
@@ -182,54 +177,23 @@ def _driver_diff(
     version: int,
     options: StorageOptions | None,
     dicom_only: bool,
-) -> _Diff | None:
-    """The same plan as :func:`_spark_diff`, from the keys of both tables read on the
-    driver (delta-rs, a few columns): no Spark job, and the MERGE source is built from the
-    changed catalog rows only. None when either side is too big (or a key is null: a null
-    never matches in Spark's plan, it is left to that)."""
+) -> KeyDiff | None:
+    """The plan from the key columns of both tables read on the driver (delta-rs), or
+    None when either side is too big for that (then :func:`_spark_diff`)."""
     if catalog_uri is None:
         return None
-    keys = [PARTITION_COLUMN, *KEY]
+    columns = [*KEYS, "error_type"]
     held = small_partitions(
-        table_uri, drop_ids, [*keys, "error_type"], options, version=version, max_rows=DIFF_MAX_ROWS
+        table_uri, drop_ids, columns, options, version=version, max_rows=DIFF_MAX_ROWS
     )
-    if held is None:
-        return None
     current = small_partitions(
-        catalog_uri, drop_ids, [*keys, "is_dicom"], options, max_rows=DIFF_MAX_ROWS
+        catalog_uri, drop_ids, [*KEYS, "is_dicom"], options, max_rows=DIFF_MAX_ROWS
     )
-    if current is None:
+    if held is None or current is None:
         return None
     if dicom_only:
         current = current.filter(pc.fill_null(current.column("is_dicom"), False))
-    current = current.select(keys)
-    if any(t.column(k).null_count for t in (held, current) for k in keys):
-        return None
-    transient = pa.array(sorted(t.value for t in TRANSIENT_ERRORS), pa.string())
-    is_transient = pc.fill_null(pc.is_in(held.column("error_type"), value_set=transient), False)
-    settled = _distinct(held.filter(pc.invert(is_transient)).select(keys), keys)
-    todo = _distinct(current, keys).join(settled, keys, join_type="left anti")
-    # Gone: held keys not both current and settled (deleted, changed, or to retry).
-    keep = _distinct(current, keys).join(settled, keys, join_type="left semi")
-    gone = _distinct(held.select(keys), keys).join(keep, keys, join_type="left anti")
-    removed = held.select(keys).join(gone, keys, join_type="left semi").num_rows
-    return _Diff(todo.select(keys), gone.select(keys), removed)
-
-
-def _distinct(table: pa.Table, keys: Sequence[str]) -> pa.Table:
-    return table.group_by(list(keys)).aggregate([])
-
-
-def _keyed(catalog: DataFrame, keys: pa.Table, *, rows: bool = True) -> DataFrame:
-    """The ``catalog`` rows with a key of ``keys`` (``rows``), or the keys themselves as a
-    DataFrame (for the MERGE's deletions)."""
-    spark = catalog.sparkSession
-    frame = spark.createDataFrame(
-        keys.to_pandas(), schema=", ".join(f"{k} string" for k in keys.column_names)
-    )
-    if not rows:
-        return frame
-    return catalog.join(broadcast(frame), list(keys.column_names), "left_semi")
+    return diff_keys(held, current)
 
 
 def _spark_diff(
@@ -291,24 +255,15 @@ def refresh_catalog(
                 read_version=version,
             )
             return TableUpdate(commit, fresh.count(), 0, 0)
-        old_rows = read_table_uri(
-            spark,
-            table_uri,
-            TABLES["object_catalog"],
-            drop_ids=drop_ids,
-            options=options,
-            version=version,
-        )
-        keys = [PARTITION_COLUMN, *KEY]
-        old = old_rows.select(*keys, "path")
-        settled = old_rows.where(_settled()).select(*keys)
-        new = fresh.join(settled, keys, "left_anti")
-        missing = _outside_unlisted(old.join(fresh.select(*keys), keys, "left_anti"), fresh)
-        retry = (
-            old_rows.where(~_settled()).select(*keys).join(fresh.select(*keys), keys, "left_semi")
-        )
-        gone = missing.select(*keys).unionByName(retry).localCheckpoint()
-        added, removed = new.count(), gone.count()
+        diff = _listing_diff(fresh, table_uri, drop_ids, version, options)
+        if diff is None:
+            new, added, gone, removed = _spark_listing_diff(
+                spark, fresh, table_uri, drop_ids, version, options
+            )
+        else:
+            new, added = rows_with_keys(fresh, diff.todo), diff.todo.num_rows
+            gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
+            removed = diff.removed
         kept = held - removed
         if added == 0 and removed == 0:
             return TableUpdate(None, 0, kept, 0)
@@ -328,6 +283,59 @@ def refresh_catalog(
     return _planned(
         plan, table_uri, app_id, options, attempts=PLAN_ATTEMPTS if callable(listing) else 1
     )
+
+
+def _listing_diff(
+    fresh: DataFrame,
+    table_uri: str,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+) -> KeyDiff | None:
+    """The catalog's plan on the driver: the new listing's keys (one small job on the
+    checkpointed listing) against the table's (delta-rs). None when either is too big,
+    or a folder could not be listed (its files' rows are kept: :func:`_outside_unlisted`)."""
+    held = small_partitions(
+        table_uri, drop_ids, [*KEYS, "error_type"], options, version=version, max_rows=DIFF_MAX_ROWS
+    )
+    if held is None:
+        return None
+    listed = fresh.select(*KEYS, "error_message").limit(DIFF_MAX_ROWS + 1).toArrow()
+    if listed.num_rows > DIFF_MAX_ROWS:
+        return None
+    messages = pc.fill_null(listed.column("error_message"), "")
+    if pc.any(pc.match_substring(messages, UNLISTED_FOLDER)).as_py():
+        return None
+    return diff_keys(held, listed)
+
+
+def _spark_listing_diff(
+    spark: SparkSession,
+    fresh: DataFrame,
+    table_uri: str,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+) -> tuple[DataFrame, int, DataFrame | None, int]:
+    """The catalog's plan as Spark jobs: the new rows and their number, the keys whose
+    rows go and their number."""
+    old_rows = read_table_uri(
+        spark,
+        table_uri,
+        TABLES["object_catalog"],
+        drop_ids=drop_ids,
+        options=options,
+        version=version,
+    )
+    keys = [PARTITION_COLUMN, *KEY]
+    old = old_rows.select(*keys, "path")
+    settled = old_rows.where(_settled()).select(*keys)
+    new = fresh.join(settled, keys, "left_anti")
+    missing = _outside_unlisted(old.join(fresh.select(*keys), keys, "left_anti"), fresh)
+    retry = old_rows.where(~_settled()).select(*keys).join(fresh.select(*keys), keys, "left_semi")
+    gone = missing.select(*keys).unionByName(retry).localCheckpoint()
+    added, removed = new.count(), gone.count()
+    return new, added, gone if removed else None, removed
 
 
 def _outside_unlisted(rows: DataFrame, listing: DataFrame) -> DataFrame:

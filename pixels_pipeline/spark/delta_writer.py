@@ -261,7 +261,7 @@ def replace_partitions(
 
 def merge_partitions(
     inserts: DataFrame,
-    deletes: DataFrame,
+    deletes: DataFrame | None,
     table_uri: str,
     table: str,
     *,
@@ -273,7 +273,9 @@ def merge_partitions(
 ) -> CommitResult:
     """One ``MERGE`` into the ``drop_ids`` partitions: insert ``inserts`` (rows whose
     ``key`` the table lacks) and delete every row matching a key of ``deletes``
-    (``drop_id`` + ``key`` columns).
+    (``drop_id`` + ``key`` columns). ``deletes`` None: an insert-only ``MERGE`` (Delta
+    runs it as an anti-join against the drops' keys; no data file is rewritten, and it is
+    conflict-checked like any MERGE, which a blind append is not).
 
     Deletions are matched explicitly rather than through ``WHEN NOT MATCHED BY SOURCE``:
     Delta 4.4 then rewrites every data file of the table that the clause could reach
@@ -290,26 +292,30 @@ def merge_partitions(
     use_object_store(spark, options)
     ensure_table(spark, table_uri, table, options)
     names = TABLES[table].names
-    source = _with_pause(inserts.select(*names), TABLES[table]).withColumn(
-        DELETE_COLUMN, lit(False)
-    )
-    marks = deletes.select(PARTITION_COLUMN, *key).withColumn(DELETE_COLUMN, lit(True))
-    view = f"pixels_merge_{uuid.uuid4().hex}"
-    source.unionByName(marks, allowMissingColumns=True).createOrReplaceTempView(view)
-    on = " AND ".join(
-        [
-            drops_predicate(drop_ids, "t"),
-            *(f"t.`{k}` <=> s.`{k}`" for k in [PARTITION_COLUMN, *key]),
-            f"(s.{DELETE_COLUMN} OR NOT coalesce({transient_predicate('t')}, false))",
-        ]
-    )
+    source = _with_pause(inserts.select(*names), TABLES[table])
     columns = ", ".join(f"`{n}`" for n in names)
     values = ", ".join(f"s.`{n}`" for n in names)
-    statement = (
-        f"MERGE INTO {path_identifier(table_uri)} AS t USING {view} AS s ON {on} "
-        f"WHEN MATCHED AND s.{DELETE_COLUMN} THEN DELETE "
-        f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
-    )
+    matched = [
+        drops_predicate(drop_ids, "t"),
+        *(f"t.`{k}` <=> s.`{k}`" for k in [PARTITION_COLUMN, *key]),
+    ]
+    kept = f"NOT coalesce({transient_predicate('t')}, false)"
+    view = f"pixels_merge_{uuid.uuid4().hex}"
+    if deletes is None:
+        source.createOrReplaceTempView(view)
+        on = " AND ".join([*matched, kept])
+        clauses = f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+    else:
+        marks = deletes.select(PARTITION_COLUMN, *key).withColumn(DELETE_COLUMN, lit(True))
+        source.withColumn(DELETE_COLUMN, lit(False)).unionByName(
+            marks, allowMissingColumns=True
+        ).createOrReplaceTempView(view)
+        on = " AND ".join([*matched, f"(s.{DELETE_COLUMN} OR {kept})"])
+        clauses = (
+            f"WHEN MATCHED AND s.{DELETE_COLUMN} THEN DELETE "
+            f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
+        )
+    statement = f"MERGE INTO {path_identifier(table_uri)} AS t USING {view} AS s ON {on} {clauses}"
     try:
         if app_id is not None:
             spark.conf.set(_TXN_APP_ID, app_id)

@@ -27,12 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.functions import col, concat, expr, lit
 
-from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
 from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
@@ -46,6 +44,14 @@ from pixels_pipeline.spark.delta_writer import (
     merge_partitions,
     replace_partitions,
     transient_predicate,
+)
+from pixels_pipeline.spark.key_diff import (
+    DIFF_MAX_ROWS,
+    KEYS,
+    KeyDiff,
+    diff_keys,
+    key_frame,
+    rows_with_keys,
 )
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES
@@ -124,8 +130,6 @@ def update_partitions(
 
     def plan(version: int, app_id: str | None) -> TableUpdate:
         held = sum(partition_row_counts(table_uri, drop_ids, options).values())
-        if held and _unchanged(catalog_uri, table_uri, drop_ids, version, options, dicom_only):
-            return TableUpdate(None, 0, held, 0)
         if held == 0:
             n = catalog.count()
             commit = replace_partitions(
@@ -138,18 +142,15 @@ def update_partitions(
                 read_version=version,
             )
             return TableUpdate(commit, n, 0, 0)
-        existing = read_table_uri(
-            spark, table_uri, TABLES[table], drop_ids=drop_ids, options=options, version=version
-        )
-        keys = [PARTITION_COLUMN, *KEY]
-        current = catalog.select(*keys)
-        done = existing.select(*keys).distinct()
-        settled = existing.where(_settled()).select(*keys).distinct()
-        retry = done.join(settled, keys, "left_anti").join(current, keys, "left_semi")
-        todo = catalog.join(settled, keys, "left_anti")
-        n_todo = todo.count()
-        gone = done.join(current, keys, "left_anti").unionByName(retry).localCheckpoint()
-        n_removed = existing.join(gone, keys, "left_semi").count()
+        diff = _driver_diff(catalog_uri, table_uri, drop_ids, version, options, dicom_only)
+        if diff is None:
+            todo, n_todo, gone, n_removed = _spark_diff(
+                spark, table_uri, table, catalog, drop_ids, version, options
+            )
+        else:
+            todo, n_todo = rows_with_keys(catalog, diff.todo), diff.todo.num_rows
+            gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
+            n_removed = diff.removed
         n_keep = held - n_removed
         if n_todo == 0 and n_removed == 0:
             return TableUpdate(None, 0, n_keep, 0)
@@ -169,36 +170,56 @@ def update_partitions(
     return _planned(plan, table_uri, app_id, options)
 
 
-def _unchanged(
+def _driver_diff(
     catalog_uri: str | None,
     table_uri: str,
     drop_ids: Sequence[str],
     version: int,
     options: StorageOptions | None,
     dicom_only: bool,
-) -> bool:
-    """True when the drops are small enough to read on the driver and the table already
-    holds exactly the catalog's ``(row_id, fingerprint)`` keys, none with a transient
-    error: the Spark plan would find nothing to compute and nothing to delete."""
+) -> KeyDiff | None:
+    """The plan from the key columns of both tables read on the driver (delta-rs), or
+    None when either side is too big for that (then :func:`_spark_diff`)."""
     if catalog_uri is None:
-        return False
+        return None
+    columns = [*KEYS, "error_type"]
+    held = small_partitions(
+        table_uri, drop_ids, columns, options, version=version, max_rows=DIFF_MAX_ROWS
+    )
+    current = small_partitions(
+        catalog_uri, drop_ids, [*KEYS, "is_dicom"], options, max_rows=DIFF_MAX_ROWS
+    )
+    if held is None or current is None:
+        return None
+    if dicom_only:
+        current = current.filter(pc.fill_null(current.column("is_dicom"), False))
+    return diff_keys(held, current)
+
+
+def _spark_diff(
+    spark: SparkSession,
+    table_uri: str,
+    table: str,
+    catalog: DataFrame,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+) -> tuple[DataFrame, int, DataFrame | None, int]:
+    """The plan as Spark jobs, for drops too big to read on the driver: the catalog rows
+    to compute and their number, the keys whose rows go and the number of those rows."""
+    existing = read_table_uri(
+        spark, table_uri, TABLES[table], drop_ids=drop_ids, options=options, version=version
+    )
     keys = [PARTITION_COLUMN, *KEY]
-    held = small_partitions(table_uri, drop_ids, [*keys, "error_type"], options, version=version)
-    if held is None:
-        return False
-    transient = {t.value for t in TRANSIENT_ERRORS}
-    if any(e in transient for e in held.column("error_type").to_pylist()):
-        return False
-    current = small_partitions(catalog_uri, drop_ids, [*keys, "is_dicom"], options)
-    if current is not None and dicom_only:
-        current = current.filter(pc.field("is_dicom"))
-    if current is None or any(held.column(k).null_count for k in keys):
-        return False  # a null key never matches in the Spark plan: it is always redone
-    return _key_set(current, keys) == _key_set(held, keys)
-
-
-def _key_set(table: pa.Table, keys: Sequence[str]) -> set[tuple[object, ...]]:
-    return set(zip(*(table.column(k).to_pylist() for k in keys), strict=True))
+    current = catalog.select(*keys)
+    done = existing.select(*keys).distinct()
+    settled = existing.where(_settled()).select(*keys).distinct()
+    retry = done.join(settled, keys, "left_anti").join(current, keys, "left_semi")
+    todo = catalog.join(settled, keys, "left_anti")
+    n_todo = todo.count()
+    gone = done.join(current, keys, "left_anti").unionByName(retry).localCheckpoint()
+    n_removed = existing.join(gone, keys, "left_semi").count()
+    return todo, n_todo, gone if n_removed else None, n_removed
 
 
 def refresh_catalog(
@@ -234,24 +255,15 @@ def refresh_catalog(
                 read_version=version,
             )
             return TableUpdate(commit, fresh.count(), 0, 0)
-        old_rows = read_table_uri(
-            spark,
-            table_uri,
-            TABLES["object_catalog"],
-            drop_ids=drop_ids,
-            options=options,
-            version=version,
-        )
-        keys = [PARTITION_COLUMN, *KEY]
-        old = old_rows.select(*keys, "path")
-        settled = old_rows.where(_settled()).select(*keys)
-        new = fresh.join(settled, keys, "left_anti")
-        missing = _outside_unlisted(old.join(fresh.select(*keys), keys, "left_anti"), fresh)
-        retry = (
-            old_rows.where(~_settled()).select(*keys).join(fresh.select(*keys), keys, "left_semi")
-        )
-        gone = missing.select(*keys).unionByName(retry).localCheckpoint()
-        added, removed = new.count(), gone.count()
+        diff = _listing_diff(fresh, table_uri, drop_ids, version, options)
+        if diff is None:
+            new, added, gone, removed = _spark_listing_diff(
+                spark, fresh, table_uri, drop_ids, version, options
+            )
+        else:
+            new, added = rows_with_keys(fresh, diff.todo), diff.todo.num_rows
+            gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
+            removed = diff.removed
         kept = held - removed
         if added == 0 and removed == 0:
             return TableUpdate(None, 0, kept, 0)
@@ -271,6 +283,59 @@ def refresh_catalog(
     return _planned(
         plan, table_uri, app_id, options, attempts=PLAN_ATTEMPTS if callable(listing) else 1
     )
+
+
+def _listing_diff(
+    fresh: DataFrame,
+    table_uri: str,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+) -> KeyDiff | None:
+    """The catalog's plan on the driver: the new listing's keys (one small job on the
+    checkpointed listing) against the table's (delta-rs). None when either is too big,
+    or a folder could not be listed (its files' rows are kept: :func:`_outside_unlisted`)."""
+    held = small_partitions(
+        table_uri, drop_ids, [*KEYS, "error_type"], options, version=version, max_rows=DIFF_MAX_ROWS
+    )
+    if held is None:
+        return None
+    listed = fresh.select(*KEYS, "error_message").limit(DIFF_MAX_ROWS + 1).toArrow()
+    if listed.num_rows > DIFF_MAX_ROWS:
+        return None
+    messages = pc.fill_null(listed.column("error_message"), "")
+    if pc.any(pc.match_substring(messages, UNLISTED_FOLDER)).as_py():
+        return None
+    return diff_keys(held, listed)
+
+
+def _spark_listing_diff(
+    spark: SparkSession,
+    fresh: DataFrame,
+    table_uri: str,
+    drop_ids: Sequence[str],
+    version: int,
+    options: StorageOptions | None,
+) -> tuple[DataFrame, int, DataFrame | None, int]:
+    """The catalog's plan as Spark jobs: the new rows and their number, the keys whose
+    rows go and their number."""
+    old_rows = read_table_uri(
+        spark,
+        table_uri,
+        TABLES["object_catalog"],
+        drop_ids=drop_ids,
+        options=options,
+        version=version,
+    )
+    keys = [PARTITION_COLUMN, *KEY]
+    old = old_rows.select(*keys, "path")
+    settled = old_rows.where(_settled()).select(*keys)
+    new = fresh.join(settled, keys, "left_anti")
+    missing = _outside_unlisted(old.join(fresh.select(*keys), keys, "left_anti"), fresh)
+    retry = old_rows.where(~_settled()).select(*keys).join(fresh.select(*keys), keys, "left_semi")
+    gone = missing.select(*keys).unionByName(retry).localCheckpoint()
+    added, removed = new.count(), gone.count()
+    return new, added, gone if removed else None, removed
 
 
 def _outside_unlisted(rows: DataFrame, listing: DataFrame) -> DataFrame:

@@ -57,12 +57,23 @@ def connect_server(log: Path, *, timeout_s: float = 180.0) -> Iterator[str]:
         wait_for_port(port, proc, timeout_s)
         yield f"sc://127.0.0.1:{port}"
     finally:
+        close_connect_sessions()
         proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def close_connect_sessions() -> None:
+    """Close this process's Spark Connect sessions while their server still runs: an open
+    client's exit handler calls the server and, once it is gone, retries for minutes."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    for session in (ConnectSession.getActiveSession(), ConnectSession._get_default_session()):
+        if session is not None and not session.is_stopped:
+            session.stop()
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:

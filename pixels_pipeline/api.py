@@ -38,6 +38,7 @@ from pixels_pipeline.spark.delta_writer import (
     replace_partitions,
 )
 from pixels_pipeline.spark.gold import GoldTable, GoldUpdate, update_gold
+from pixels_pipeline.spark.gold_driver import DRIVER_MAX_ROWS
 from pixels_pipeline.spark.images import (
     PatchSettings,
     cut_patches,
@@ -317,9 +318,14 @@ def update_gold_table(
     table: GoldTable,
     *,
     options: StorageOptions | None = None,
+    driver_max_rows: int = DRIVER_MAX_ROWS,
 ) -> GoldUpdate:
     """Bring the gold table ``series`` or ``studies`` (one row per UID, all drops) in line
     with ``metadata``: one ``MERGE`` over the UIDs that metadata's Change Data Feed shows
     touched since the last update (all UIDs the first time, or when that window was
-    vacuumed), none when nothing changed. Safe to retry and to run for any drop."""
-    return update_gold(spark, normalize_uri(lake), table, options=options)
+    vacuumed), none when nothing changed. Safe to retry and to run for any drop.
+    Updates reading at most ``driver_max_rows`` metadata rows are computed on the driver
+    from the Delta log and files (0: always Spark jobs)."""
+    return update_gold(
+        spark, normalize_uri(lake), table, options=options, driver_max_rows=driver_max_rows
+    )

@@ -17,28 +17,33 @@ when the window cannot be read (older files vacuumed, Change Data Feed off at th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Literal
 
-import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable as LogReader
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as fn
-from pyspark.sql.types import ArrayType, DoubleType
 
-from pixels_pipeline.dicom.geometry import InstanceGeometry, acquisition_datetime, series_geometry
+from pixels_pipeline.dicom.gold_rows import BUILDERS, instance_fields
 from pixels_pipeline.spark.delta_reader import read_table_uri, table_uri, table_version_of
 from pixels_pipeline.spark.delta_tables import table_exists
 from pixels_pipeline.spark.delta_writer import CommitResult, merge_by_key, transaction_version
+from pixels_pipeline.spark.gold_driver import (
+    DRIVER_MAX_ROWS,
+    INSTANCE_COLUMNS,
+    changed_keys,
+    held_keys,
+    instance_inputs,
+)
 from pixels_pipeline.spark.maintenance import changes
 from pixels_pipeline.spark.schemas import (
     GOLD_KEYS,
     METADATA,
     OBJECT_CATALOG,
     PARTITION_COLUMN,
-    SERIES,
-    STUDIES,
     TABLES,
     spark_schema,
 )
@@ -46,43 +51,15 @@ from pixels_pipeline.storage.uri import StorageOptions
 
 __all__ = [
     "SOURCE",
+    "GoldRows",
     "GoldTable",
     "GoldUpdate",
     "app_id_of",
-    "instance_fields",
-    "series_rows",
-    "study_rows",
     "update_gold",
 ]
 
 SOURCE = "metadata"
 GoldTable = Literal["series", "studies"]
-
-# DICOM JSON tags read from ``meta`` (not typed columns of metadata, which stays as is).
-_TEXT_TAGS = {
-    "series_description": "0008103E",
-    "manufacturer_model_name": "00081090",
-    "patient_sex": "00100040",
-    "patient_age": "00101010",
-    "study_description": "00081030",
-    "accession_number": "00080050",
-    "acquisition_datetime": "0008002A",
-    "acquisition_date": "00080022",
-    "acquisition_time": "00080032",
-}
-_NUMBER_TAGS = {
-    "image_position": "00200032",
-    "image_orientation": "00200037",
-    "pixel_spacing": "00280030",
-}
-_SLICE_THICKNESS = "00180050"
-_GEOMETRY_OUT = (
-    "series_instance_uid string, frame_count bigint, "
-    "first_acquisition timestamp, last_acquisition timestamp, "
-    "orientation_count int, single_orientation boolean, image_orientation array<double>, "
-    "slice_spacing_min double, slice_spacing_mean double, slice_spacing_max double, "
-    "duplicate_positions int, missing_positions int, is_regular_volume boolean"
-)
 
 
 @dataclass(frozen=True)
@@ -94,153 +71,56 @@ class GoldUpdate:
     touched: int  # UIDs recomputed
     source_version: int  # metadata version the table reflects (-1: none yet)
     rows: int  # rows in the table afterwards
+    on_driver: bool = False  # inputs read and rows computed on the driver (no Spark scan)
 
 
-def _json_value(tag: str) -> Column:
-    return fn.get_json_object(fn.col("meta"), f"$['{tag}'].Value")
+@dataclass(frozen=True)
+class GoldRows:
+    """Gold rows of ``table`` from instance rows (metadata columns but ``path``, with
+    ``length``), with the trailer: the pure builders of :mod:`pixels_pipeline.dicom.gold_rows`
+    as an Arrow table. Called on the driver, and per partition by ``mapInArrow``."""
+
+    table: GoldTable
+    version: int
+    updated_at: datetime
+
+    def table_of(self, inputs: list[dict[str, Any]]) -> pa.Table:
+        rows = BUILDERS[self.table](instance_fields(r) for r in inputs)
+        for row in rows:
+            row["metadata_version"] = self.version
+            row["updated_at"] = self.updated_at
+        return pa.Table.from_pylist(rows, schema=TABLES[self.table])
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        inputs: list[dict[str, Any]] = []
+        for batch in batches:  # a partition holds every row of its keys (shuffled by key)
+            inputs.extend(batch.to_pylist())
+        if inputs:
+            yield from self.table_of(inputs).to_batches()
 
 
-def instance_fields(metadata: DataFrame, catalog: DataFrame) -> DataFrame:
-    """Metadata rows with the header fields the gold tables need (typed columns, values
-    from the ``meta`` DICOM JSON) and the file size from the catalog."""
-    numbers = ArrayType(DoubleType())
+def _spark_rows(
+    spark: SparkSession,
+    lake_uri: str,
+    metadata: DataFrame,
+    touched: DataFrame,
+    key: str,
+    build: GoldRows,
+    options: StorageOptions | None,
+) -> DataFrame:
+    """The touched UIDs' gold rows as a Spark job: the instances shuffled by key, each
+    partition built by :class:`GoldRows`."""
+    catalog = read_table_uri(
+        spark, table_uri(lake_uri, "object_catalog"), OBJECT_CATALOG, options=options
+    )
     sizes = catalog.select(PARTITION_COLUMN, "row_id", "length")
-    return metadata.join(sizes, [PARTITION_COLUMN, "row_id"], "left").select(
-        *[c for c in METADATA.names if c != "meta"],
-        "length",
-        *[fn.get_json_object("meta", f"$['{t}'].Value[0]").alias(n) for n, t in _TEXT_TAGS.items()],
-        *[fn.from_json(_json_value(t), numbers).alias(n) for n, t in _NUMBER_TAGS.items()],
-        fn.element_at(fn.from_json(_json_value(_SLICE_THICKNESS), numbers), 1).alias(
-            "slice_thickness"
-        ),
+    instances = (
+        metadata.join(touched, key, "left_semi")
+        .select(*INSTANCE_COLUMNS)
+        .join(sizes, [PARTITION_COLUMN, "row_id"], "left")
     )
-
-
-def _agreed(name: str) -> Column:
-    """The value when every row that has one agrees, else null."""
-    return fn.when(fn.min(name) == fn.max(name), fn.min(name)).alias(name)
-
-
-def _common(key: str) -> list[Column]:
-    return [
-        fn.countDistinct("sop_instance_uid").alias("instance_count"),
-        fn.count(fn.lit(1)).alias("file_count"),
-        fn.sum("length").alias("total_bytes"),
-        fn.array_sort(fn.collect_set(PARTITION_COLUMN)).alias("drop_ids"),
-        fn.sum(fn.when(fn.col("error_type").isNotNull(), 1).otherwise(0)).alias("error_count"),
-    ]
-
-
-def series_rows(instances: DataFrame, *, version: int) -> DataFrame:
-    """One ``series`` row per Series Instance UID of ``instance_fields`` rows. Where
-    instances disagree on a descriptive value, the smallest one is kept."""
-    key = GOLD_KEYS["series"]
-    rows = instances.where(fn.col(key).isNotNull())
-    first = [fn.min(c).alias(c) for c in SERIES.names[1:9]]
-    agg = rows.groupBy(key).agg(
-        *first,
-        fn.array_sort(fn.collect_set("sop_class_uid")).alias("sop_class_uids"),
-        fn.array_sort(fn.collect_set("transfer_syntax_uid")).alias("transfer_syntax_uids"),
-        *[_agreed(c) for c in ("rows", "columns", "pixel_spacing", "slice_thickness")],
-        *_common(key),
-    )
-    geometry = rows.select(
-        key,
-        "sop_instance_uid",
-        "image_position",
-        "image_orientation",
-        "rows",
-        "columns",
-        "pixel_spacing",
-        "number_of_frames",
-        "acquisition_datetime",
-        "acquisition_date",
-        "acquisition_time",
-    ).groupBy(key)
-    geo = geometry.applyInPandas(_series_geometry, _GEOMETRY_OUT)
-    return _finish(agg.join(geo, key), "series", version)
-
-
-def study_rows(instances: DataFrame, *, version: int) -> DataFrame:
-    """One ``studies`` row per Study Instance UID of ``instance_fields`` rows."""
-    key = GOLD_KEYS["studies"]
-    first = [fn.min(c).alias(c) for c in STUDIES.names[1:7]]
-    agg = (
-        instances.where(fn.col(key).isNotNull())
-        .groupBy(key)
-        .agg(
-            *first,
-            fn.array_sort(fn.collect_set("modality")).alias("modalities"),
-            fn.countDistinct("series_instance_uid").alias("series_count"),
-            *_common(key),
-        )
-    )
-    return _finish(agg, "studies", version)
-
-
-def _finish(rows: DataFrame, table: str, version: int) -> DataFrame:
-    with_trailer = rows.withColumn("metadata_version", fn.lit(version)).withColumn(
-        "updated_at", fn.current_timestamp()
-    )
-    return with_trailer.select(
-        *[fn.col(f.name).cast(f.dataType) for f in spark_schema(TABLES[table]).fields]
-    )
-
-
-def _series_geometry(pdf: pd.DataFrame) -> pd.DataFrame:
-    """applyInPandas: one series' instances in, its geometry and acquisition span out.
-    Files holding the same SOP Instance (re-encoded copies) count once."""
-    named = pdf[pdf["sop_instance_uid"].notna()].drop_duplicates("sop_instance_uid")
-    records = pd.concat([named, pdf[pdf["sop_instance_uid"].isna()]]).to_dict("records")
-    geometry = series_geometry(
-        [
-            InstanceGeometry(
-                position=_floats(r["image_position"]),
-                orientation=_floats(r["image_orientation"]),
-                rows=_int(r["rows"]),
-                columns=_int(r["columns"]),
-                pixel_spacing=_floats(r["pixel_spacing"]),
-                frames=_int(r["number_of_frames"]),
-            )
-            for r in records
-        ]
-    )
-    moments = [
-        m
-        for r in records
-        if (
-            m := acquisition_datetime(
-                r["acquisition_datetime"], r["acquisition_date"], r["acquisition_time"]
-            )
-        )
-        is not None
-    ]
-    out = {
-        "series_instance_uid": [records[0]["series_instance_uid"]],
-        "frame_count": [sum(_int(r["number_of_frames"]) or 1 for r in records)],
-        "first_acquisition": pd.Series([min(moments, default=None)], dtype="datetime64[us]"),
-        "last_acquisition": pd.Series([max(moments, default=None)], dtype="datetime64[us]"),
-        "orientation_count": [geometry.orientation_count],
-        "single_orientation": [geometry.orientation_count == 1],
-        "image_orientation": [list(geometry.orientation) if geometry.orientation else None],
-        "slice_spacing_min": [geometry.slice_spacing_min],
-        "slice_spacing_mean": [geometry.slice_spacing_mean],
-        "slice_spacing_max": [geometry.slice_spacing_max],
-        "duplicate_positions": [geometry.duplicate_positions],
-        "missing_positions": pd.array([geometry.missing_positions], dtype="Int32"),
-        "is_regular_volume": [geometry.is_regular_volume],
-    }
-    return pd.DataFrame(out)
-
-
-def _floats(value: Any) -> tuple[float, ...] | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    return tuple(float(v) for v in value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    schema = spark_schema(TABLES[build.table])
+    return instances.repartition(fn.col(key)).mapInArrow(build, schema)
 
 
 def _touched(
@@ -275,32 +155,77 @@ def app_id_of(table: str) -> str:
     return f"pixels_pipeline:{table}<-{SOURCE}"
 
 
-def update_gold(
+@dataclass(frozen=True)
+class _Plan:
+    rows: DataFrame  # the touched UIDs' new rows
+    touched: DataFrame  # the touched UIDs (a ``key`` column): those without rows go
+    n_touched: int
+    mode: Literal["incremental", "full"]
+    on_driver: bool
+
+
+def _keys_frame(spark: SparkSession, key: str, keys: set[str]) -> DataFrame:
+    if not keys:  # pyspark cannot convert an Arrow table of no chunks
+        return spark.createDataFrame([], f"`{key}` string")
+    return spark.createDataFrame(pa.table({key: pa.array(sorted(keys), pa.string())}))
+
+
+def _on_driver(
     spark: SparkSession,
     lake_uri: str,
-    table: GoldTable,
-    *,
-    options: StorageOptions | None = None,
-) -> GoldUpdate:
-    """Bring ``series`` or ``studies`` in line with the current ``metadata`` in at most
-    one commit: a MERGE over the UIDs touched since the last update (or all of them)."""
-    key = GOLD_KEYS[table]
-    source_uri, target_uri = table_uri(lake_uri, SOURCE), table_uri(lake_uri, table)
-    version = table_version_of(source_uri, options)
-    consumed = transaction_version(target_uri, app_id_of(table), options)
-    if version < 0 or (consumed is not None and consumed >= version):
-        reflected = consumed if consumed is not None else -1
-        return GoldUpdate(None, "none", 0, reflected, _row_count(target_uri, options))
-    metadata = read_table_uri(spark, source_uri, METADATA, options=options, version=version)
+    key: str,
+    consumed: int | None,
+    build: GoldRows,
+    options: StorageOptions | None,
+    max_rows: int,
+) -> _Plan | None:
+    """The plan with inputs read by delta-rs and rows built on the driver, or None when
+    the inputs are too big (see :mod:`pixels_pipeline.spark.gold_driver`)."""
+    source_uri = table_uri(lake_uri, SOURCE)
+    mode: Literal["incremental", "full"] = "incremental"
+    window = None if consumed is None else (consumed + 1, build.version)
+    touched = None if window is None else changed_keys(source_uri, key, window, options)
+    if touched is None:
+        mode = "full"
+        current = held_keys(source_uri, key, options, version=build.version)
+        held = held_keys(table_uri(lake_uri, build.table), key, options)
+        if current is None or held is None:
+            return None
+        touched = current | held
+    inputs = instance_inputs(lake_uri, key, touched, build.version, options, max_rows=max_rows)
+    if inputs is None:
+        return None
+    table = build.table_of(inputs)
+    schema = spark_schema(TABLES[build.table])
+    rows = (
+        spark.createDataFrame(table.combine_chunks(), schema)
+        if table.num_rows
+        else spark.createDataFrame([], schema)
+    )
+    return _Plan(rows, _keys_frame(spark, key, touched), len(touched), mode, True)
+
+
+def _on_spark(
+    spark: SparkSession,
+    lake_uri: str,
+    key: str,
+    consumed: int | None,
+    build: GoldRows,
+    options: StorageOptions | None,
+) -> _Plan:
+    """The plan as Spark jobs: the Change Data Feed's UIDs (or all), their rows built
+    per partition."""
+    source_uri, target_uri = table_uri(lake_uri, SOURCE), table_uri(lake_uri, build.table)
+    metadata = read_table_uri(spark, source_uri, METADATA, options=options, version=build.version)
     touched = (
         None
         if consumed is None
-        else _touched(spark, source_uri, key, (consumed + 1, version), options)
+        else _touched(spark, source_uri, key, (consumed + 1, build.version), options)
     )
     mode: Literal["incremental", "full"] = "incremental"
     if touched is None:
         mode = "full"
-        held = read_table_uri(spark, target_uri, TABLES[table], options=options).select(key)
+        held = read_table_uri(spark, target_uri, TABLES[build.table], options=options).select(key)
         touched = (
             metadata.select(key)
             .unionByName(held)
@@ -308,18 +233,43 @@ def update_gold(
             .distinct()
             .localCheckpoint()
         )
-    catalog_uri = table_uri(lake_uri, "object_catalog")
-    catalog = read_table_uri(spark, catalog_uri, OBJECT_CATALOG, options=options)
-    instances = instance_fields(metadata.join(touched, key, "left_semi"), catalog)
-    build = series_rows if table == "series" else study_rows
-    rows = build(instances, version=version).localCheckpoint()
+    rows = _spark_rows(spark, lake_uri, metadata, touched, key, build, options).localCheckpoint()
+    return _Plan(rows, touched, touched.count(), mode, False)
+
+
+def update_gold(
+    spark: SparkSession,
+    lake_uri: str,
+    table: GoldTable,
+    *,
+    options: StorageOptions | None = None,
+    driver_max_rows: int = DRIVER_MAX_ROWS,
+) -> GoldUpdate:
+    """Bring ``series`` or ``studies`` in line with the current ``metadata`` in at most
+    one commit: a MERGE over the UIDs touched since the last update (or all of them).
+    Inputs of at most ``driver_max_rows`` metadata rows are read and built on the driver
+    (0: always as Spark jobs)."""
+    key = GOLD_KEYS[table]
+    source_uri, target_uri = table_uri(lake_uri, SOURCE), table_uri(lake_uri, table)
+    version = table_version_of(source_uri, options)
+    consumed = transaction_version(target_uri, app_id_of(table), options)
+    if version < 0 or (consumed is not None and consumed >= version):
+        reflected = consumed if consumed is not None else -1
+        return GoldUpdate(None, "none", 0, reflected, _row_count(target_uri, options))
+    build = GoldRows(table, version, datetime.now(timezone.utc))
+    plan = (
+        _on_driver(spark, lake_uri, key, consumed, build, options, driver_max_rows)
+        if driver_max_rows > 0
+        else None
+    ) or _on_spark(spark, lake_uri, key, consumed, build, options)
     commit = merge_by_key(
-        rows,
-        touched,
+        plan.rows,
+        plan.touched,
         target_uri,
         table,
         key=key,
         txn=(app_id_of(table), version),
         options=options,
     )
-    return GoldUpdate(commit, mode, touched.count(), version, _row_count(target_uri, options))
+    rows = _row_count(target_uri, options)
+    return GoldUpdate(commit, plan.mode, plan.n_touched, version, rows, plan.on_driver)

@@ -13,6 +13,12 @@ update reads the same window again), and a retry after it finds nothing to do.
 
 Full recompute (every UID of ``metadata`` and of the gold table): the first update, and
 when the window cannot be read (older files vacuumed, Change Data Feed off at the time).
+
+Rows are built by the pure :mod:`pixels_pipeline.dicom.gold_rows`, in one of two places:
+on the driver when the inputs are small (read with delta-rs, see
+:mod:`pixels_pipeline.spark.gold_driver`: no Spark scan, which for a few UIDs costs more
+than the rows), else in Spark tasks over the instances shuffled by key. Either way the
+commit is the same ``MERGE``.
 """
 
 from __future__ import annotations

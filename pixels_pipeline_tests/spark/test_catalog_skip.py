@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
@@ -83,14 +84,12 @@ def test_listed_keys_are_the_sniffed_keys(tmp_path: Path) -> None:
     # Every plain file's computed key is its sniffed row's; the archive (member rows) and
     # the link (an error row) are sniffed again.
     assert taken == {"a.dcm", "b.dcm", "gone.dcm", "disguised.dcm", "sub/notes.txt"}
-    plain = rows.filter(pa.compute.is_in(rows.column("relative_path"), pa.array(sorted(taken))))
+    plain = rows.filter(pc.is_in(rows.column("relative_path"), pa.array(sorted(taken))))
     assert sorted(keys.to_pylist(), key=str) == sorted(
         plain.select(["drop_id", "row_id", "fingerprint"]).to_pylist(), key=str
     )
     # A held row with an error (even for the same key) is not taken as unchanged.
-    failed = held.set_column(
-        3, "error_type", pa.array(["read_error"] * held.num_rows, pa.string())
-    )
+    failed = held.set_column(3, "error_type", pa.array(["read_error"] * held.num_rows, pa.string()))
     assert not any(unchanged_entries(entries, failed)[0].to_pylist())
 
 

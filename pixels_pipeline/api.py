@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.dicom.budget import PixelBudget
 from pixels_pipeline.spark import maintenance
-from pixels_pipeline.spark.catalog import catalog_drops
+from pixels_pipeline.spark.catalog import CatalogListing, catalog_drops, listed_drops
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
     read_partitions,
@@ -263,8 +263,8 @@ def update_catalog(
         held = partition_row_counts(catalog_uri, [d.drop_id for d in drops], options)
         return TableUpdate(None, 0, sum(held.values()), 0)
 
-    def listing() -> DataFrame:
-        return catalog_drops(
+    def listing() -> CatalogListing:
+        return listed_drops(
             spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
         )
 

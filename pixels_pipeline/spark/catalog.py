@@ -31,6 +31,7 @@ from pixels_pipeline.storage.listing import (
     FileEntry,
     Listed,
     describe_file,
+    entry_uri,
     list_entries,
     unread_row,
 )
@@ -155,7 +156,7 @@ class Describer:
                     relative_path=e["relative_path"],
                     size=e["size"],
                     mtime=e["mtime"],
-                    uri=e["path"] if is_local else None,
+                    uri=entry_uri(e["drop_uri"], e["path"], e["relative_path"], is_local=is_local),
                 )
                 is_anon = self.options.anonymous and not is_local
                 if e["kind"] != "file":
@@ -193,16 +194,61 @@ def catalog_drops(
     zip archives are expanded into member rows within ``archive_limits``. The listing
     runs now (a Spark job, kept with ``localCheckpoint``, then a one-row count) so that
     the sniffing tasks can be sized by the files found; the sniffing itself is lazy."""
+    listing = listed_drops(
+        spark, drops, options=options, hash_content=hash_content, archive_limits=archive_limits
+    )
+    return listing.rows()
+
+
+@dataclass(frozen=True)
+class CatalogListing:
+    """The drops' entries, listed and kept in the executors (``localCheckpoint``), and the
+    sniffer that makes them catalog rows: all of them (:meth:`rows`) or some (:meth:`rows_of`)."""
+
+    entries: DataFrame  # _ENTRIES rows
+    describer: Describer
+
+    def rows(self) -> DataFrame:
+        """Every entry's rows (lazy), in tasks sized by the files found (one small job)."""
+        totals = self.entries.agg(
+            fn.count(fn.lit(1)).alias("n"), fn.sum("size").alias("bytes")
+        ).first()
+        n_files = int(totals["n"]) if totals is not None else 0
+        n_bytes = int(totals["bytes"] or 0) if totals is not None else 0
+        spark = self.entries.sparkSession
+        tasks = sniff_tasks(spark, n_files, n_bytes if self.describer.hash_content else 0)
+        return self.entries.repartition(tasks).mapInArrow(
+            self.describer, spark_schema(OBJECT_CATALOG)
+        )
+
+    def rows_of(self, entries: pa.Table) -> DataFrame:
+        """The rows of ``entries`` (some of :attr:`entries`, collected on the driver), lazy."""
+        spark = self.entries.sparkSession
+        if entries.num_rows == 0:  # pyspark cannot convert a table of no chunks
+            return spark.createDataFrame([], spark_schema(OBJECT_CATALOG))
+        n_bytes = pc.sum(entries.column("size")).as_py() or 0
+        tasks = sniff_tasks(spark, entries.num_rows, n_bytes if self.describer.hash_content else 0)
+        local = entries.select(_ENTRIES.names).cast(_ENTRIES).combine_chunks()
+        frame = spark.createDataFrame(local, spark_schema(_ENTRIES))
+        return frame.repartition(tasks).mapInArrow(self.describer, spark_schema(OBJECT_CATALOG))
+
+
+def listed_drops(
+    spark: SparkSession,
+    drops: Sequence[Drop],
+    *,
+    options: StorageOptions | None = None,
+    hash_content: bool = False,
+    archive_limits: ArchiveLimits | None = None,
+) -> CatalogListing:
+    """The drops listed now (a Spark job; entries kept with ``localCheckpoint``), to be
+    sniffed later (see :func:`catalog_drops` for the options)."""
     opts = options or StorageOptions()
     entries = list_drops(spark, drops, options=opts).localCheckpoint()
-    totals = entries.agg(fn.count(fn.lit(1)).alias("n"), fn.sum("size").alias("bytes")).first()
-    n_files = int(totals["n"]) if totals is not None else 0
-    n_bytes = int(totals["bytes"] or 0) if totals is not None else 0
     describer = Describer(
         opts, datetime.now(timezone.utc), hash_content, archive_limits or ArchiveLimits()
     )
-    tasks = sniff_tasks(spark, n_files, n_bytes if hash_content else 0)
-    return entries.repartition(tasks).mapInArrow(describer, spark_schema(OBJECT_CATALOG))
+    return CatalogListing(entries, describer)
 
 
 def list_drops(

@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.functions import col, concat, expr, lit
 
-from pixels_pipeline.spark.catalog import UNLISTED_FOLDER
+from pixels_pipeline.spark.catalog import UNLISTED_FOLDER, CatalogListing
+from pixels_pipeline.spark.catalog_delta import sniff_changed
 from pixels_pipeline.spark.delta_reader import (
     partition_row_counts,
     read_table_uri,
@@ -225,7 +226,7 @@ def _spark_diff(
 def refresh_catalog(
     spark: SparkSession,
     table_uri: str,
-    listing: DataFrame | Callable[[], DataFrame],
+    listing: DataFrame | Callable[[], DataFrame | CatalogListing],
     *,
     drop_ids: Sequence[str],
     app_id: str | None = None,
@@ -237,33 +238,41 @@ def refresh_catalog(
     files' rows are not touched, so they keep their first ``ingested_at``. Rows of files
     below a folder the listing could not read are kept; rows with a transient error are
     replaced by the new listing's. ``listing``: a function listing the drops (called again
-    when the plan is made again), or a DataFrame (then an overtaken plan raises).
+    when the plan is made again), or a DataFrame (then an overtaken plan raises). A
+    :class:`CatalogListing` is sniffed only where needed: for a drop the table holds, only
+    its new or changed entries when the driver can plan it
+    (:mod:`~pixels_pipeline.spark.catalog_delta`), else all of them.
     """
 
     def plan(version: int, app_id: str | None) -> TableUpdate:
-        rows = listing() if callable(listing) else listing
-        fresh = rows.localCheckpoint()
+        listed = listing() if callable(listing) else listing
         held = sum(partition_row_counts(table_uri, drop_ids, options).values())
-        if held == 0:
-            commit = replace_partitions(
-                fresh,
-                table_uri,
-                "object_catalog",
-                drop_ids=drop_ids,
-                app_id=app_id,
-                options=options,
-                read_version=version,
-            )
-            return TableUpdate(commit, fresh.count(), 0, 0)
-        diff = _listing_diff(fresh, table_uri, drop_ids, version, options)
-        if diff is None:
-            new, added, gone, removed = _spark_listing_diff(
-                spark, fresh, table_uri, drop_ids, version, options
-            )
+        changes = None
+        if held and isinstance(listed, CatalogListing):
+            changes = sniff_changed(listed, table_uri, drop_ids, version, options)
+        if changes is not None:  # only new or changed entries were sniffed
+            new, added, gone, removed = _from_diff(spark, changes.rows, changes.diff)
         else:
-            new, added = rows_with_keys(fresh, diff.todo), diff.todo.num_rows
-            gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
-            removed = diff.removed
+            rows = listed.rows() if isinstance(listed, CatalogListing) else listed
+            fresh = rows.localCheckpoint()
+            if held == 0:
+                commit = replace_partitions(
+                    fresh,
+                    table_uri,
+                    "object_catalog",
+                    drop_ids=drop_ids,
+                    app_id=app_id,
+                    options=options,
+                    read_version=version,
+                )
+                return TableUpdate(commit, fresh.count(), 0, 0)
+            diff = _listing_diff(fresh, table_uri, drop_ids, version, options)
+            if diff is None:
+                new, added, gone, removed = _spark_listing_diff(
+                    spark, fresh, table_uri, drop_ids, version, options
+                )
+            else:
+                new, added, gone, removed = _from_diff(spark, fresh, diff)
         kept = held - removed
         if added == 0 and removed == 0:
             return TableUpdate(None, 0, kept, 0)
@@ -283,6 +292,15 @@ def refresh_catalog(
     return _planned(
         plan, table_uri, app_id, options, attempts=PLAN_ATTEMPTS if callable(listing) else 1
     )
+
+
+def _from_diff(
+    spark: SparkSession, rows: DataFrame, diff: KeyDiff
+) -> tuple[DataFrame, int, DataFrame | None, int]:
+    """The new rows (``rows`` with a key to add) and their number, the keys whose rows go
+    and the number of those rows, as planned by ``diff``."""
+    gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
+    return rows_with_keys(rows, diff.todo), diff.todo.num_rows, gone, diff.removed
 
 
 def _listing_diff(

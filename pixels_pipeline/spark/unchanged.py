@@ -18,9 +18,9 @@ from pixels_pipeline.dicom.errors import TRANSIENT_ERRORS
 from pixels_pipeline.spark.delta_reader import partition_row_counts, small_partitions
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN
 from pixels_pipeline.storage.landing import Drop, check_drop_id
-from pixels_pipeline.storage.listing import fingerprint_of, list_entries, row_id_of
+from pixels_pipeline.storage.listing import entry_uri, fingerprint_of, list_entries, row_id_of
 from pixels_pipeline.storage.local import check_folder
-from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, join_uri, scheme_of
+from pixels_pipeline.storage.uri import StorageOptions, filesystem_for, scheme_of
 
 MAX_LISTED = 2_000  # entries per drop listed on the driver for this check, at most
 
@@ -40,7 +40,7 @@ def listed_keys(drop: Drop, options: StorageOptions) -> set[Key] | None:
     for entry in islice(listed, MAX_LISTED + 1):
         if entry.kind != "file" or entry.error is not None or len(keys) >= MAX_LISTED:
             return None
-        uri = entry.path if is_local else join_uri(drop.uri, entry.relative_path)
+        uri = entry_uri(drop.uri, entry.path, entry.relative_path, is_local=is_local)
         keys.add((drop.drop_id, row_id_of(uri), fingerprint_of(entry.size, entry.mtime)))
     return keys
 

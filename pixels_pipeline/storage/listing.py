@@ -86,6 +86,13 @@ def list_entries(
             yield Listed(info.path, relative, 0, None, "unlisted")
 
 
+def entry_uri(drop_uri: str, path: str, relative_path: str, *, is_local: bool) -> str:
+    """The URI a listed file is cataloged under (its ``path`` column, hashed into its
+    ``row_id``): a local file's stored path, or the relative path joined onto the drop's
+    URI on an object store."""
+    return path if is_local else join_uri(drop_uri, relative_path)
+
+
 def row_id_of(uri: str) -> str:
     """Stable id of a file: the first 128 bits of sha256 of its URI, in hex."""
     return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32]

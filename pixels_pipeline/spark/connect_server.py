@@ -17,7 +17,7 @@ from pathlib import Path
 import pyspark
 
 from pixels_pipeline.spark.jars import jar_conf
-from pixels_pipeline.spark.session import LOCAL_JAVA_OPTIONS, is_local, server_conf
+from pixels_pipeline.spark.session import local_conf, server_conf
 
 __all__ = ["server_command"]
 
@@ -28,7 +28,7 @@ def server_command(port: int, *, host: str = "127.0.0.1", master: str = "local[*
     """``spark-submit`` arguments of a Delta-enabled Spark Connect server."""
     spark_home = Path(pyspark.__file__).parent
     # A local server's one JVM moves Arrow batches for the Python workers: see LOCAL_JAVA_OPTIONS.
-    local = {"spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS} if is_local(master) else {}
+    local = local_conf(master)
     conf = {
         **server_conf(),
         **local,

@@ -50,6 +50,7 @@ __all__ = [
     "PAUSE_MARKER",
     "CommitResult",
     "TableChangedError",
+    "append_new_keys",
     "drops_predicate",
     "is_conflict",
     "merge_by_key",
@@ -394,6 +395,39 @@ def merge_by_key(
         spark.conf.unset(_TXN_APP_ID)
         spark.conf.unset(_TXN_VERSION)
         spark.catalog.dropTempView(view)
+    return _last_commit(table_uri, options, skipped=False)
+
+
+def append_new_keys(
+    rows: DataFrame,
+    table_uri: str,
+    table: str,
+    *,
+    txn: tuple[str, int],
+    options: StorageOptions | None = None,
+) -> CommitResult:
+    """What :func:`merge_by_key` does when the caller read that the table holds none of
+    ``rows``' keys and no key is to go: one append, without a MERGE's join and rewrite.
+
+    ``txn`` is committed with the data as in :func:`merge_by_key`. Delta's writer reads
+    the app transaction before it commits, so a concurrent commit under the same
+    ``app_id`` (another update of this table, which may have inserted these keys) makes
+    this one fail with a conflict instead of adding the keys twice."""
+    app_id, version = txn
+    done = transaction_version(table_uri, app_id, options)
+    if done is not None and done >= version:
+        return _last_commit(table_uri, options, skipped=True)
+    spark = rows.sparkSession
+    use_object_store(spark, options)
+    ensure_table(spark, table_uri, table, options)
+    writer = (
+        rows.select(*TABLES[table].names)
+        .write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", version)
+    )
+    writer.save(spark_path(table_uri))
     return _last_commit(table_uri, options, skipped=False)
 
 

@@ -36,7 +36,12 @@ from pyspark.sql import functions as fn
 from pixels_pipeline.dicom.gold_rows import BUILDERS, instance_fields
 from pixels_pipeline.spark.delta_reader import read_table_uri, table_uri, table_version_of
 from pixels_pipeline.spark.delta_tables import table_exists
-from pixels_pipeline.spark.delta_writer import CommitResult, merge_by_key, transaction_version
+from pixels_pipeline.spark.delta_writer import (
+    CommitResult,
+    append_new_keys,
+    merge_by_key,
+    transaction_version,
+)
 from pixels_pipeline.spark.gold_driver import (
     DRIVER_MAX_ROWS,
     INSTANCE_COLUMNS,
@@ -168,6 +173,7 @@ class _Plan:
     n_touched: int
     mode: Literal["incremental", "full"]
     on_driver: bool
+    appends: bool = False  # the table holds none of the touched UIDs: nothing to match
 
 
 def _keys_frame(spark: SparkSession, key: str, keys: set[str]) -> DataFrame:
@@ -191,10 +197,10 @@ def _on_driver(
     mode: Literal["incremental", "full"] = "incremental"
     window = None if consumed is None else (consumed + 1, build.version)
     touched = None if window is None else changed_keys(source_uri, key, window, options)
+    held = held_keys(table_uri(lake_uri, build.table), key, options)
     if touched is None:
         mode = "full"
         current = held_keys(source_uri, key, options, version=build.version)
-        held = held_keys(table_uri(lake_uri, build.table), key, options)
         if current is None or held is None:
             return None
         touched = current | held
@@ -208,7 +214,8 @@ def _on_driver(
         if table.num_rows
         else spark.createDataFrame([], schema)
     )
-    return _Plan(rows, _keys_frame(spark, key, touched), len(touched), mode, True)
+    appends = held is not None and not (touched & held)
+    return _Plan(rows, _keys_frame(spark, key, touched), len(touched), mode, True, appends)
 
 
 def _on_spark(
@@ -268,14 +275,13 @@ def update_gold(
         if driver_max_rows > 0
         else None
     ) or _on_spark(spark, lake_uri, key, consumed, build, options)
-    commit = merge_by_key(
-        plan.rows,
-        plan.touched,
-        target_uri,
-        table,
-        key=key,
-        txn=(app_id_of(table), version),
-        options=options,
+    txn = (app_id_of(table), version)
+    commit = (
+        append_new_keys(plan.rows, target_uri, table, txn=txn, options=options)
+        if plan.appends
+        else merge_by_key(
+            plan.rows, plan.touched, target_uri, table, key=key, txn=txn, options=options
+        )
     )
     rows = _row_count(target_uri, options)
     return GoldUpdate(commit, plan.mode, plan.n_touched, version, rows, plan.on_driver)

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -50,11 +50,11 @@ __all__ = [
     "PAUSE_MARKER",
     "CommitResult",
     "TableChangedError",
-    "append_new_keys",
     "drops_predicate",
     "is_conflict",
     "merge_by_key",
     "merge_partitions",
+    "replace_keys",
     "replace_partitions",
     "transaction_version",
     "transient_predicate",
@@ -398,21 +398,30 @@ def merge_by_key(
     return _last_commit(table_uri, options, skipped=False)
 
 
-def append_new_keys(
+REPLACE_MAX_KEYS = 5_000  # keys named in one replaceWhere predicate, at most
+
+
+def replace_keys(
     rows: DataFrame,
+    keys: Collection[str],
     table_uri: str,
     table: str,
     *,
+    key: str,
     txn: tuple[str, int],
     options: StorageOptions | None = None,
 ) -> CommitResult:
-    """What :func:`merge_by_key` does when the caller read that the table holds none of
-    ``rows``' keys and no key is to go: one append, without a MERGE's join and rewrite.
+    """What :func:`merge_by_key` does, for at most :data:`REPLACE_MAX_KEYS` ``keys``
+    known on the driver: one overwrite with ``replaceWhere`` ``key IN (keys)``. The rows
+    of those keys are replaced by ``rows`` (whose keys must be among them), keys without
+    rows lose theirs; only files holding such a key are rewritten, and no join is planned.
 
-    ``txn`` is committed with the data as in :func:`merge_by_key`. Delta's writer reads
-    the app transaction before it commits, so a concurrent commit under the same
-    ``app_id`` (another update of this table, which may have inserted these keys) makes
-    this one fail with a conflict instead of adding the keys twice."""
+    The predicate is evaluated on the table as it is at commit time, and Delta's conflict
+    detection fails the write when a concurrent commit added rows it matches: a plan made
+    before another update committed cannot leave a key twice. ``txn`` as in
+    :func:`merge_by_key`."""
+    if len(keys) > REPLACE_MAX_KEYS:
+        raise ValueError(f"at most {REPLACE_MAX_KEYS} keys per replaceWhere, got {len(keys)}")
     app_id, version = txn
     done = transaction_version(table_uri, app_id, options)
     if done is not None and done >= version:
@@ -420,10 +429,12 @@ def append_new_keys(
     spark = rows.sparkSession
     use_object_store(spark, options)
     ensure_table(spark, table_uri, table, options)
+    named = ", ".join(sql_string(k) for k in sorted(keys)) or "NULL"
     writer = (
         rows.select(*TABLES[table].names)
         .write.format("delta")
-        .mode("append")
+        .mode("overwrite")
+        .option("replaceWhere", f"`{key}` IN ({named})")
         .option("txnAppId", app_id)
         .option("txnVersion", version)
     )

@@ -8,8 +8,10 @@ replaced, new ones inserted, UIDs without rows left deleted.
 
 The consumed metadata version is the table's Delta app transaction
 (``pixels_pipeline:<table><-metadata``, ``txnVersion`` = metadata version), committed in
-the same commit as the data: a crash before the commit leaves the old version (the next
-update reads the same window again), and a retry after it finds nothing to do.
+the same commit as the data (a ``MERGE``, or for UIDs known on the driver an overwrite
+``replaceWhere`` the UID is among them, which rewrites the same files without a join):
+a crash before the commit leaves the old version (the next update reads the same window
+again), and a retry after it finds nothing to do.
 
 Full recompute (every UID of ``metadata`` and of the gold table): the first update, and
 when the window cannot be read (older files vacuumed, Change Data Feed off at the time).
@@ -17,14 +19,14 @@ when the window cannot be read (older files vacuumed, Change Data Feed off at th
 Rows are built by the pure :mod:`pixels_pipeline.dicom.gold_rows`, in one of two places:
 on the driver when the inputs are small (read with delta-rs, see
 :mod:`pixels_pipeline.spark.gold_driver`: no Spark scan, which for a few UIDs costs more
-than the rows), else in Spark tasks over the instances shuffled by key. Either way the
-commit is the same ``MERGE``.
+than the rows), else in Spark tasks over the instances shuffled by key. Either way one
+commit replaces the touched UIDs' rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -37,9 +39,10 @@ from pixels_pipeline.dicom.gold_rows import BUILDERS, instance_fields
 from pixels_pipeline.spark.delta_reader import read_table_uri, table_uri, table_version_of
 from pixels_pipeline.spark.delta_tables import table_exists
 from pixels_pipeline.spark.delta_writer import (
+    REPLACE_MAX_KEYS,
     CommitResult,
-    append_new_keys,
     merge_by_key,
+    replace_keys,
     transaction_version,
 )
 from pixels_pipeline.spark.gold_driver import (
@@ -173,7 +176,8 @@ class _Plan:
     n_touched: int
     mode: Literal["incremental", "full"]
     on_driver: bool
-    appends: bool = False  # the table holds none of the touched UIDs: nothing to match
+    keys: frozenset[str] | None = None  # the touched UIDs, when known on the driver
+    counts: tuple[int, int] = (0, 0)  # with keys: UIDs new to the table, UIDs that go
 
 
 def _keys_frame(spark: SparkSession, key: str, keys: set[str]) -> DataFrame:
@@ -205,7 +209,7 @@ def _on_driver(
             return None
         touched = current | held
     inputs = instance_inputs(lake_uri, key, touched, build.version, options, max_rows=max_rows)
-    if inputs is None:
+    if inputs is None or held is None:
         return None
     table = build.table_of(inputs)
     schema = spark_schema(TABLES[build.table])
@@ -214,8 +218,10 @@ def _on_driver(
         if table.num_rows
         else spark.createDataFrame([], schema)
     )
-    appends = held is not None and not (touched & held)
-    return _Plan(rows, _keys_frame(spark, key, touched), len(touched), mode, True, appends)
+    built = set(table.column(key).to_pylist())
+    counts = (len(built - held), len((touched & held) - built))
+    keys = frozenset(touched)
+    return _Plan(rows, _keys_frame(spark, key, touched), len(touched), mode, True, keys, counts)
 
 
 def _on_spark(
@@ -276,12 +282,15 @@ def update_gold(
         else None
     ) or _on_spark(spark, lake_uri, key, consumed, build, options)
     txn = (app_id_of(table), version)
-    commit = (
-        append_new_keys(plan.rows, target_uri, table, txn=txn, options=options)
-        if plan.appends
-        else merge_by_key(
+    if plan.keys is not None and len(plan.keys) <= REPLACE_MAX_KEYS:
+        commit = replace_keys(
+            plan.rows, plan.keys, target_uri, table, key=key, txn=txn, options=options
+        )
+        if not commit.skipped:  # its metrics count replaced rows as deleted and written
+            commit = replace(commit, rows=plan.counts[0], rows_deleted=plan.counts[1])
+    else:
+        commit = merge_by_key(
             plan.rows, plan.touched, target_uri, table, key=key, txn=txn, options=options
         )
-    )
     rows = _row_count(target_uri, options)
     return GoldUpdate(commit, plan.mode, plan.n_touched, version, rows, plan.on_driver)

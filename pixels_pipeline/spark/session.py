@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from pixels_pipeline.spark.class_archive import archive_option
 from pixels_pipeline.spark.jars import explain_start_failure, jar_conf
 
 # Delta Lake: SQL extension (MERGE, OPTIMIZE, VACUUM, DESCRIBE HISTORY) and the catalog that
@@ -61,8 +62,14 @@ _SESSION_CONF = {
 
 def local_conf(master: str) -> dict[str, str]:
     """Settings for a JVM that runs driver and executor on this machine (``local[*]``):
-    see :data:`LOCAL_JAVA_OPTIONS`; the server of a Connect session owns them."""
-    return dict(_LOCAL_CONF) if is_local(master) else {}
+    see :data:`LOCAL_JAVA_OPTIONS`, plus the class archive once recorded
+    (:mod:`~pixels_pipeline.spark.class_archive`); the server of a Connect session owns
+    them."""
+    if not is_local(master):
+        return {}
+    class_path = jar_conf(master).get("spark.driver.extraClassPath", "")
+    options = f"{LOCAL_JAVA_OPTIONS} {archive_option(class_path)}".strip()
+    return {**_LOCAL_CONF, "spark.driver.extraJavaOptions": options}
 
 
 @dataclass(frozen=True)

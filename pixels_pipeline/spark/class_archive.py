@@ -108,7 +108,8 @@ def _run_workload(dump_to: Path, timeout_s: float) -> None:
     from pixels_pipeline.spark.gold_driver import DRIVER_MAX_ROWS
     from pixels_pipeline.spark.session import LOCAL_JAVA_OPTIONS
 
-    options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={dump_to}"
+    # The dump warns about every class it cannot archive (lambda proxies, signed jars).
+    options = f"{LOCAL_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={dump_to} -Xlog:cds*=error"
     files = [p for names in SAMPLE_DROPS.values() for p in map(find_test_file, names) if p]
     with tempfile.TemporaryDirectory(prefix="pixels-class-archive-") as tmp:
         landing, lake = Path(tmp) / "landing", str(Path(tmp) / "lake")

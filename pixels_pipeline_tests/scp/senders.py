@@ -21,12 +21,21 @@ from pixels_pipeline.storage.landing import SUCCESS_MARKER
 CALLED_AE = "PIXELS"
 
 
+def _is_python_script(path: str) -> bool:
+    with open(path, "rb") as head:
+        first = head.readline(256)
+    return first.startswith(b"#!") and b"python" in first
+
+
 def _dcmtk_storescu() -> str | None:
-    """dcmtk's storescu: pynetdicom installs a ``storescu`` script of its own into the
-    venv, which comes first on PATH, so look past it."""
+    """dcmtk's storescu: pynetdicom installs a ``storescu`` Python script of its own into
+    every venv it is installed in (this one comes first on PATH, another may follow), so
+    look past any Python script."""
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         found = shutil.which("storescu", path=folder)
-        if found and Path(found).parent != Path(sys.prefix) / "bin":
+        if not found or Path(found).parent == Path(sys.prefix) / "bin":
+            continue
+        if not _is_python_script(found):
             return found
     return None
 

@@ -2,10 +2,16 @@
 
 Why not Pillow: Pillow chooses a PNG filter per row by trying all five (adaptive
 filtering), which costs more than the compression itself at zlib level 1. Here every row
-uses the Up filter (the difference to the row above, one numpy subtraction), then zlib
+uses the Up filter (the difference to the row above, one numpy subtraction), then deflate
 level 1. Measured on 256 px tiles of the benchmark mix: 1.2 ms against 2.8 ms (Pillow,
 ``compress_level=1``) for an RGB ultrasound tile, 0.6 against 1.3 ms for a grayscale one,
 files 0-6 % larger. Any PNG reader restores the array exactly (PNG spec, ISO/IEC 15948).
+
+The IDAT stream is deflated by ISA-L (``isal``, Intel's igzip), which writes an ordinary
+zlib stream: measured on 1,499 thumbnails of the benchmark corpus, 0.11 ms per thumbnail
+at its level 1 against 0.57 ms for zlib level 1, output 3 % larger (0.269 against 0.261
+of the filtered bytes); zlib-ng level 1 took 0.29 ms for 0.334. Without ``isal`` (a
+platform it has no wheel for) zlib does the same job.
 """
 
 from __future__ import annotations
@@ -16,10 +22,15 @@ from typing import Final
 
 import numpy as np
 
+try:
+    from isal.isal_zlib import compress as _deflate
+except ImportError:  # pragma: no cover - every platform we ship to has an isal wheel
+    from zlib import compress as _deflate
+
 __all__ = ["PNG_COMPRESS_LEVEL", "encode_png"]
 
 PNG_COMPRESS_LEVEL: Final = 1
-"""zlib level of the pipeline's PNGs (thumbnails and 8-bit patches)."""
+"""Deflate level of the pipeline's PNGs (thumbnails and 8-bit patches): 0-3 for ISA-L."""
 
 _SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _FILTER_UP: Final = 2
@@ -44,7 +55,7 @@ def encode_png(arr: np.ndarray, *, level: int = PNG_COMPRESS_LEVEL) -> bytes:
         (
             _SIGNATURE,
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(scanlines.data, level)),
+            _chunk(b"IDAT", _deflate(scanlines.data, level)),
             _chunk(b"IEND", b""),
         )
     )

@@ -23,6 +23,14 @@ def test_round_trip_is_exact(shape: tuple[int, ...]) -> None:
     )
 
 
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_every_deflate_level_round_trips(level: int) -> None:
+    arr = np.random.default_rng(level).integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    arr[:, :10] = 7  # runs as well as noise
+    image = Image.open(io.BytesIO(encode_png(arr, level=level)))
+    np.testing.assert_array_equal(np.asarray(image), arr)
+
+
 def test_smooth_images_compress() -> None:
     ramp = np.tile(np.arange(256, dtype=np.uint8), (256, 1))
     assert len(encode_png(ramp)) < ramp.nbytes // 20

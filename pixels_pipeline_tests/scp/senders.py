@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,9 +32,7 @@ def _dcmtk_storescu() -> str | None:
     look past any Python script."""
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         found = shutil.which("storescu", path=folder)
-        if not found or Path(found).parent == Path(sys.prefix) / "bin":
-            continue
-        if not _is_python_script(found):
+        if found and not _is_python_script(found):
             return found
     return None
 

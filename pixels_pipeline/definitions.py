@@ -1,6 +1,6 @@
 """The one ``Definitions`` of the project."""
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar
 
 from pixels_pipeline.assets.metadata import metadata
 from pixels_pipeline.assets.object_catalog import object_catalog
@@ -8,6 +8,7 @@ from pixels_pipeline.assets.patches import patches
 from pixels_pipeline.assets.series import series
 from pixels_pipeline.assets.studies import studies
 from pixels_pipeline.assets.thumbnails import thumbnails
+from pixels_pipeline.executor import threaded_in_process_executor
 from pixels_pipeline.jobs import ingest_job
 from pixels_pipeline.maintenance import maintenance_job, maintenance_schedule
 from pixels_pipeline.resources import LakeResource, SparkResource
@@ -22,5 +23,5 @@ defs = Definitions(
         "spark": SparkResource(),
         "lake": LakeResource(landing=EnvVar("PIXELS_LANDING"), lake=EnvVar("PIXELS_LAKE")),
     },
-    executor=in_process_executor,
+    executor=threaded_in_process_executor,
 )

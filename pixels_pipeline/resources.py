@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from dagster import Config, ConfigurableResource, InitResourceContext
@@ -22,10 +23,14 @@ from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
 # $SPARK_CONF_DIR/spark-defaults.conf, which Spark reads itself.
 SPARK_MASTER_VARIABLE = "PIXELS_SPARK_MASTER"
 
+# Steps of a run may start at the same time (threads of the run's executor): the first
+# one to need the session starts it, the others wait for it.
+_SESSION_START = threading.Lock()
+
 
 class SparkResource(LazyPySparkResource):  # type: ignore[misc]
     """dagster-pyspark's lazy session resource, started with Delta Lake: one session per
-    run (the in-process executor shares it across steps), none for runs that need none.
+    run (shared by its steps, which may run at once), none for runs that need none.
 
     Why a subclass: its ``spark_session_from_config`` feeds every setting to
     ``SparkSession.builder.config`` and cannot serve a Spark Connect master (``sc://``:
@@ -46,6 +51,10 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
     )
 
     def _init_session(self) -> None:
+        with _SESSION_START:
+            self._start_session()
+
+    def _start_session(self) -> None:
         if self._spark_session is None:
             master = self.master or os.environ.get(SPARK_MASTER_VARIABLE) or "local[*]"
             flat = flatten_dict(self.spark_config)  # type: ignore[no-untyped-call]

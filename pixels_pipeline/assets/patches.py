@@ -9,7 +9,7 @@ from dagster import (
 from pydantic import Field
 
 from pixels_pipeline import api
-from pixels_pipeline.assets.metadata import metadata
+from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
 from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
@@ -33,7 +33,7 @@ class PatchesConfig(Config):  # type: ignore[misc]
 
 
 @drop_asset(
-    deps=[metadata],
+    deps=[object_catalog],
     group_name="silver",
     description="Tiles of every frame (PNG for 8-bit, raw little-endian otherwise).",
 )

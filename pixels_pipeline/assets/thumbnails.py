@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.functions import col
 
 from pixels_pipeline import api
-from pixels_pipeline.assets.metadata import metadata
+from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
 from pixels_pipeline.gallery import GalleryEntry, contact_sheet, gallery_html, preview_markdown
 from pixels_pipeline.partitions import drop_asset
@@ -58,7 +58,7 @@ class ThumbnailsConfig(Config):  # type: ignore[misc]
 
 
 @drop_asset(
-    deps=[metadata],
+    deps=[object_catalog],
     group_name="silver",
     description="PNG thumbnail of the middle frame of every image, rendered for display.",
     check_specs=[

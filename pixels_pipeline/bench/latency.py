@@ -99,30 +99,18 @@ def ingest(
 ) -> tuple[float, dict[str, Any]]:
     """One ``ingest`` run of ``drop_ids`` (one run, as the sensor batches a tick); returns
     its seconds from run start and each asset's ``duration_s``, ``committed``, ``drops``."""
-    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster import DagsterInstance
 
-    from pixels_pipeline.definitions import defs
-    from pixels_pipeline.jobs import INGEST_ASSETS
+    from pixels_pipeline.bench.ingest_run import run_ingest
     from pixels_pipeline.resources import LakeResource, SparkResource
 
     spark = SparkResource(master=master, stop_at_teardown=master is None)
-    tags = (
-        {}
-        if len(drop_ids) == 1
-        else {
-            "dagster/asset_partition_range_start": drop_ids[0],
-            "dagster/asset_partition_range_end": drop_ids[-1],
-        }
-    )
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("drops", list(drop_ids))
-        result = materialize(
-            list(defs.assets or []),  # type: ignore[arg-type]
-            selection=AssetSelection.assets(*INGEST_ASSETS),
-            partition_key=drop_ids[0] if len(drop_ids) == 1 else None,
-            tags=tags,
-            instance=instance,
-            resources={"spark": spark, "lake": LakeResource(landing=str(landing), lake=str(lake))},
+        result = run_ingest(
+            instance,
+            {"spark": spark, "lake": LakeResource(landing=str(landing), lake=str(lake))},
+            drop_ids,
         )
         if not result.success:
             raise RuntimeError("a latency run failed")

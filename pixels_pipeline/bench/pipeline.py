@@ -40,16 +40,22 @@ def start_spark() -> SparkSession:
     return api.get_spark(api.SparkSettings(conf=SPARK_CONF))
 
 
+def _session() -> SparkSession | None:
+    """This process's session: the thread's active one, else the one a run started (its
+    steps run in threads of their own, where the session they start is active)."""
+    return SparkSession.getActiveSession() or SparkSession._instantiatedSession
+
+
 def jvm_pids() -> frozenset[int]:
-    """The local JVM of the active session (with its Python workers below it), if any."""
-    active = SparkSession.getActiveSession()
+    """The local JVM of the session (with its Python workers below it), if any."""
+    active = _session()
     proc = None if active is None else getattr(active.sparkContext._gateway, "proc", None)
     return frozenset() if proc is None else frozenset({proc.pid})
 
 
 def stop_spark() -> None:
-    """Stop the active session so the end-to-end run starts (and pays for) its own."""
-    active = SparkSession.getActiveSession()
+    """Stop the session so the end-to-end run starts (and pays for) its own."""
+    active = _session()
     if active is not None:
         active.stop()
 
@@ -124,31 +130,25 @@ def run_end_to_end(
     exclude: frozenset[int],
     assets: Sequence[str] | None = None,
 ) -> StageRun:
-    """Materialize the assets of ``defs`` (all, or those named in ``assets``) for the
-    drop's partition in one Dagster run, Spark start included (the caller stops any
-    running session first).
+    """Run the ``ingest`` job (all its assets, or those named in ``assets``) for the
+    drop's partition in one Dagster run with the job's executor, Spark start included
+    (the caller stops any running session first).
 
     The session is stopped after the measurement: a JVM that exits inside it could be
     reaped too late for its CPU time to be counted.
     """
-    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster import DagsterInstance
 
-    from pixels_pipeline.definitions import defs
+    from pixels_pipeline.bench.ingest_run import run_ingest
     from pixels_pipeline.resources import LakeResource, SparkResource
 
-    selection = AssetSelection.all() if assets is None else AssetSelection.assets(*assets)
+    resources = {
+        "spark": SparkResource(spark_config=SPARK_CONF, stop_at_teardown=False),
+        "lake": LakeResource(landing=str(landing), lake=str(lake)),
+    }
     with DagsterInstance.ephemeral() as instance, measure(exclude) as m:
         instance.add_dynamic_partitions("drops", [drop_id])
-        result = materialize(
-            list(defs.assets or []),  # type: ignore[arg-type]
-            selection=selection,
-            partition_key=drop_id,
-            instance=instance,
-            resources={
-                "spark": SparkResource(spark_config=SPARK_CONF, stop_at_teardown=False),
-                "lake": LakeResource(landing=str(landing), lake=str(lake)),
-            },
-        )
+        result = run_ingest(instance, resources, [drop_id], assets=assets)
     stop_spark()
     if not result.success:
         raise RuntimeError("the end-to-end Dagster run failed")

@@ -43,6 +43,7 @@ from pixels_pipeline.spark.delta_tables import (
 from pixels_pipeline.spark.mapped import MappedRows, Rows
 from pixels_pipeline.spark.object_store import spark_path, use_object_store
 from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES, spark_schema
+from pixels_pipeline.spark.scoped_conf import scoped_confs
 from pixels_pipeline.storage.uri import StorageOptions
 
 __all__ = [
@@ -317,17 +318,13 @@ def merge_partitions(
             f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
         )
     statement = f"MERGE INTO {path_identifier(table_uri)} AS t USING {view} AS s ON {on} {clauses}"
+    txn = {} if app_id is None else {_TXN_APP_ID: app_id, _TXN_VERSION: str(_TXN_VERSION_VALUE)}
     try:
-        if app_id is not None:
-            spark.conf.set(_TXN_APP_ID, app_id)
-            spark.conf.set(_TXN_VERSION, str(_TXN_VERSION_VALUE))
-        _commit_or_raise(
-            lambda: spark.sql(statement), table_uri, table, drop_ids, read_version, options
-        )
+        with scoped_confs(spark, txn):
+            _commit_or_raise(
+                lambda: spark.sql(statement), table_uri, table, drop_ids, read_version, options
+            )
     finally:
-        if app_id is not None:
-            spark.conf.unset(_TXN_APP_ID)
-            spark.conf.unset(_TXN_VERSION)
         spark.catalog.dropTempView(view)
     return _last_commit(table_uri, options, skipped=False)
 
@@ -388,12 +385,9 @@ def merge_by_key(
         f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
     )
     try:
-        spark.conf.set(_TXN_APP_ID, app_id)
-        spark.conf.set(_TXN_VERSION, str(version))
-        spark.sql(statement)
+        with scoped_confs(spark, {_TXN_APP_ID: app_id, _TXN_VERSION: str(version)}):
+            spark.sql(statement)
     finally:
-        spark.conf.unset(_TXN_APP_ID)
-        spark.conf.unset(_TXN_VERSION)
         spark.catalog.dropTempView(view)
     return _last_commit(table_uri, options, skipped=False)
 

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.delta_tables import path_identifier
 from pixels_pipeline.spark.object_store import spark_path, use_object_store
+from pixels_pipeline.spark.scoped_conf import scoped_confs
 from pixels_pipeline.storage.uri import StorageOptions
 
 __all__ = [
@@ -77,13 +78,8 @@ def optimize_and_vacuum(
     confs = {_VACUUM_LOGGING: "true"}
     if allow_short_retention:
         confs[_RETENTION_CHECK] = "false"
-    for key, value in confs.items():
-        spark.conf.set(key, value)
-    try:
+    with scoped_confs(spark, confs):
         spark.sql(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS").collect()
-    finally:
-        for key in confs:
-            spark.conf.unset(key)
     # The newest VACUUM END is ours (an ingest may have committed after it meanwhile).
     recent = history(spark, table_uri, limit=_RECENT).select(
         "version", "operation", "operationMetrics"

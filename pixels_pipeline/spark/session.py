@@ -44,8 +44,11 @@ _BASE_CONF: dict[str, str] = {
 # writes Parquet/Delta: the Python workers do the work. C1-only JIT and the serial
 # collector halve its CPU time on 2 cores (thumbnails stage, 400 files: 33 -> 16 JVM
 # CPU-ms per file on a fresh session, 21 -> 13 on a warm one); C2 compiler and G1
-# threads otherwise compete with the Python workers for the same cores.
-LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# threads otherwise compete with the Python workers for the same cores. C1 alone reserves
+# only 48 MB for compiled code: Spark and Delta fill it within one incremental run of six
+# assets ("CodeCache is full. Compiler has been disabled"), and the JVM then interprets
+# everything it has not compiled yet, for good. 256 MB is reserved, not committed.
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC"
 _SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 # One machine's tables have small logs: a state rebuilt in one task instead of four saved
 # 0.15-0.2 s per asset step of a 10-file drop here (alternated runs), as every write and

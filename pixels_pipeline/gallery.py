@@ -8,7 +8,10 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw
+
+from pixels_pipeline.dicom.png import encode_png
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,8 @@ def contact_sheet(pngs: Sequence[bytes], *, cell: int = 128, columns: int = 8) -
             tile.thumbnail((cell, cell))
             draw.rectangle((x, y, x + cell - 1, y + cell - 1), fill=(0, 0, 0))
             sheet.paste(tile, (x + (cell - tile.width) // 2, y + (cell - tile.height) // 2))
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    # ISA-L deflate (dicom.png): Pillow's optimize=True took 2.5 s for a 500-image sheet
+    return encode_png(np.asarray(sheet))
 
 
 def data_uri(png: bytes) -> str:

@@ -320,9 +320,9 @@ def merge_partitions(
     statement = f"MERGE INTO {path_identifier(table_uri)} AS t USING {view} AS s ON {on} {clauses}"
     txn = {} if app_id is None else {_TXN_APP_ID: app_id, _TXN_VERSION: str(_TXN_VERSION_VALUE)}
     try:
-        with scoped_confs(spark, txn):
+        with scoped_confs(spark, txn) as session:
             _commit_or_raise(
-                lambda: spark.sql(statement), table_uri, table, drop_ids, read_version, options
+                lambda: session.sql(statement), table_uri, table, drop_ids, read_version, options
             )
     finally:
         spark.catalog.dropTempView(view)
@@ -385,8 +385,8 @@ def merge_by_key(
         f"WHEN NOT MATCHED AND NOT s.{DELETE_COLUMN} THEN INSERT ({columns}) VALUES ({values})"
     )
     try:
-        with scoped_confs(spark, {_TXN_APP_ID: app_id, _TXN_VERSION: str(version)}):
-            spark.sql(statement)
+        with scoped_confs(spark, {_TXN_APP_ID: app_id, _TXN_VERSION: str(version)}) as session:
+            session.sql(statement)
     finally:
         spark.catalog.dropTempView(view)
     return _last_commit(table_uri, options, skipped=False)

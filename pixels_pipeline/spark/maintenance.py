@@ -78,8 +78,8 @@ def optimize_and_vacuum(
     confs = {_VACUUM_LOGGING: "true"}
     if allow_short_retention:
         confs[_RETENTION_CHECK] = "false"
-    with scoped_confs(spark, confs):
-        spark.sql(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS").collect()
+    with scoped_confs(spark, confs) as session:
+        session.sql(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS").collect()
     # The newest VACUUM END is ours (an ingest may have committed after it meanwhile).
     recent = history(spark, table_uri, limit=_RECENT).select(
         "version", "operation", "operationMetrics"

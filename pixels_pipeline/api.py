@@ -22,6 +22,7 @@ from pixels_pipeline.dicom.budget import PixelBudget
 from pixels_pipeline.spark import maintenance
 from pixels_pipeline.spark.catalog import CatalogListing, catalog_drops, listed_drops
 from pixels_pipeline.spark.delta_reader import (
+    DRIVER_READ_MAX_ROWS,
     partition_row_counts,
     read_partitions,
     read_table_uri,
@@ -218,10 +219,11 @@ def small_table_rows(
     columns: Sequence[str],
     *,
     options: StorageOptions | None = None,
+    max_rows: int = DRIVER_READ_MAX_ROWS,
 ) -> pa.Table | None:
     """``columns`` of the drops' rows read on the driver (delta-rs, no Spark job) when
-    they are few (at most ``DRIVER_READ_MAX_ROWS``), else None: read them with Spark."""
-    return small_partitions(_uri(lake, table), drop_ids, columns, options)
+    they are few (at most ``max_rows``), else None: read them with Spark."""
+    return small_partitions(_uri(lake, table), drop_ids, columns, options, max_rows=max_rows)
 
 
 def table_version(lake: str, table: str, *, options: StorageOptions | None = None) -> int:

@@ -19,6 +19,8 @@ from pixels_pipeline.api import StorageOptions, TableUpdate
 from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.spark.progress import report_progress
 
+ERROR_READ_MAX_ROWS = 500_000
+
 
 def app_id(context: AssetExecutionContext, table: str, drop_ids: Sequence[str]) -> str:
     """Idempotency token of one table write in one run: a retried step commits once."""
@@ -140,7 +142,10 @@ def run_silver_stage(
     api.register_tables(session, lake_uri, tables=[table], options=options)
     rows = sum(api.count_rows(lake_uri, table, drop_ids, options=options).values())
     written = api.read_table(session, lake_uri, table, drop_ids=drop_ids, options=options)
-    small = api.small_table_rows(lake_uri, table, drop_ids, ["error_type"], options=options)
+    # one short, mostly null column: read on the driver up to far more rows than wide reads
+    small = api.small_table_rows(
+        lake_uri, table, drop_ids, ["error_type"], options=options, max_rows=ERROR_READ_MAX_ROWS
+    )
     errors = errors_by_type(written, small)
     version = api.table_version(lake_uri, table, options=options)
     return StageRun(

@@ -259,9 +259,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 all_assets=args.all_assets,
             )
         )
-        if args.latency and not args.scale_only:
-            result["latency"] = latency.run(workdir / "latency")
-            result["machine"]["load_average"] = load_average()  # after everything
         if args.scale:
             result["scale"] = scale.run_scale(
                 args.scale,
@@ -272,6 +269,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             pipeline.stop_spark()
             result.setdefault("machine", machine(load_before))
             result["scale"]["load_after"] = load_average()
+        # Last: once a Spark Connect session was made, pyspark's builder refuses local
+        # sessions in this process (CONNECT_URL_NOT_SET).
+        if args.latency and not args.scale_only:
+            result["latency"] = latency.run(workdir / "latency")
+            result["machine"]["load_average"] = load_average()  # after everything
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

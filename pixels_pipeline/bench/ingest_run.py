@@ -17,13 +17,14 @@ from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.execution.execute_in_process import core_execute_in_process
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
+from pixels_pipeline.sensors import RANGE_END_TAG, RANGE_START_TAG
+
 PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def partition_tags(drop_ids: Sequence[str]) -> dict[str, str]:
-    """The tags of a run over one drop, or over a range of drops (as the sensor batches)."""
+    """The tags of a run over one drop, or over a range of drops (as the sensor's
+    ``batch_request`` tags them)."""
     if len(drop_ids) == 1:
         return {PARTITION_TAG: drop_ids[0]}
     return {RANGE_START_TAG: drop_ids[0], RANGE_END_TAG: drop_ids[-1]}

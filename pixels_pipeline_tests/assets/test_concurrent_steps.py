@@ -1,11 +1,14 @@
-"""The ``ingest`` job as a launched run executes it: silver steps at the same time on one
-Spark session, first as partition overwrites, then (late files) as ``MERGE``s whose
+"""The ``ingest`` job as a launched run executes it, on an instance configured by the
+shipped ``dagster.yaml`` (each table's lake-write pool limited to 1): silver steps at the
+same time on one Spark session, first as partition overwrites, then (late files) as ``MERGE``s whose
 transaction ids are session settings, which must not leak from one table's step to
 another's."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import deltalake
@@ -19,6 +22,7 @@ from pixels_pipeline.resources import LakeResource, SparkResource
 
 pytestmark = [pytest.mark.spark, pytest.mark.dagster]
 
+ROOT = Path(__file__).resolve().parents[2]
 DROP = "concurrent-steps"
 SILVER = ("metadata", "thumbnails", "patches")
 
@@ -35,12 +39,22 @@ def _rows(lake: Path, table: str) -> list[dict[str, object]]:
     return data.select(["row_id", "path"]).to_pylist()
 
 
+@pytest.fixture
+def shipped_instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    """An instance configured by the shipped ``dagster.yaml`` (its pools included)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
 def test_silver_steps_run_together_and_merge_with_their_own_transactions(
-    spark: object, tmp_path: Path
+    spark: object, tmp_path: Path, shipped_instance: DagsterInstance
 ) -> None:
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     corpus = build_corpus(landing / DROP, 8)
-    instance = DagsterInstance.ephemeral()
+    instance = shipped_instance
     instance.add_dynamic_partitions("drops", [DROP])
     resources = {
         "spark": SparkResource(master="local[2]", stop_at_teardown=False),

@@ -1,5 +1,6 @@
-"""Two runs committing to the same S3 tables at once lose no commit: the lake-write pool
-(dagster.yaml) lets their table-writing steps take turns, as Delta's S3 log store needs."""
+"""Two runs committing to the same S3 tables at once lose no commit: each table's
+lake-write pool (dagster.yaml) lets the runs' steps writing that table take turns, as
+Delta's S3 log store needs."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DROPS = {"left": ["CT_small.dcm", "MR_small.dcm"], "right": ["rtplan.dcm", "JPEG2000.dcm"]}
 
 
-def step_windows(instance: DagsterInstance, run_id: str) -> list[tuple[datetime, datetime]]:
-    """(start, end) of each step of a run, from the instance's event log."""
+def step_windows(instance: DagsterInstance, run_id: str) -> list[tuple[str, datetime, datetime]]:
+    """(step, start, end) of each step of a run, from the instance's event log."""
     starts: dict[str, float] = {}
     windows = []
     for kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS):
@@ -39,8 +40,8 @@ def step_windows(instance: DagsterInstance, run_id: str) -> list[tuple[datetime,
             if kind == DagsterEventType.STEP_START:
                 starts[entry.step_key] = entry.timestamp
             else:
-                windows.append((starts[entry.step_key], entry.timestamp))
-    return [(datetime.fromtimestamp(a), datetime.fromtimestamp(b)) for a, b in windows]
+                windows.append((entry.step_key, starts[entry.step_key], entry.timestamp))
+    return [(k, datetime.fromtimestamp(a), datetime.fromtimestamp(b)) for k, a, b in windows]
 
 
 def test_two_concurrent_runs_on_s3_lose_no_commit(aws_env: str, tmp_path: Path) -> None:
@@ -83,9 +84,11 @@ def test_two_concurrent_runs_on_s3_lose_no_commit(aws_env: str, tmp_path: Path) 
         # Every commit is in the log: table creation and one write per run, none overwritten.
         operations = sorted(str(c["operation"]) for c in log.history())
         assert operations == ["CREATE TABLE", "WRITE", "WRITE"], (table, operations)
-    # The pool made the runs' table-writing steps take turns.
+    # Each table's pool made the runs' steps writing that table take turns.
     with DagsterInstance.from_config(str(home)) as instance:
-        windows = sorted(w for run_id in run_ids for w in step_windows(instance, run_id))
-    assert len(windows) == 4
-    for (_, end), (start, _) in pairwise(windows):
-        assert end <= start, "two table-writing steps overlapped"
+        windows = [w for run_id in run_ids for w in step_windows(instance, run_id)]
+    assert sorted(step for step, _, _ in windows) == sorted(["object_catalog", "metadata"] * 2)
+    for table in ("object_catalog", "metadata"):
+        spans = sorted((start, end) for step, start, end in windows if step == table)
+        for (_, end), (start, _) in pairwise(spans):
+            assert end <= start, f"two steps writing {table} overlapped"

@@ -28,9 +28,14 @@ from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 
 _INPUT = (*KEY_COLUMNS, "is_dicom")
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time on its own
-# (measured with an empty mapInArrow): at 16 files per task the thumbnails stage spent
-# 21 CPU-ms per file, at 128 12.4 (1,000-file benchmark drop, 2 cores).
-FILES_PER_TASK = 128
+# (measured with an empty mapInArrow), and each writing task also builds its own Parquet
+# writer and Delta statistics projections (generated code, built per task). Thumbnails
+# stage, 5,000-file benchmark drop, 2 cores, three alternated runs each: 128 files per
+# task 20.7-23.0 s (39-43 CPU-s), 256 16.0-18.2 s (30-35 CPU-s), 512 16.5-18.6 s. Patches
+# hold far more bytes per file: 256 per task was slower than 128 there (52.4-54.1 s
+# against 49.7-50.9 s, more CPU too), so their tasks stay at 128 files.
+THUMBNAIL_FILES_PER_TASK = 256
+PATCH_FILES_PER_TASK = 128
 FILES_PER_BATCH = 16  # thumbnails per output Arrow batch
 TILES_PER_BATCH = 64  # patches per output Arrow batch
 
@@ -162,13 +167,15 @@ class _Patcher:
                 }
 
 
-def _dicom_files(catalog: DataFrame, num_files: int | None) -> DataFrame:
+def _dicom_files(catalog: DataFrame, num_files: int | None, per_task: int) -> DataFrame:
+    """The catalog's DICOM files in tasks of about ``per_task`` files (``num_files``, e.g.
+    from the Delta log, sizes them; without it, four tasks per core)."""
     spark = catalog.sparkSession
-    n = num_files if num_files is not None else default_parallelism(spark) * 4 * FILES_PER_TASK
+    n = num_files if num_files is not None else default_parallelism(spark) * 4 * per_task
     return (
         catalog.where("is_dicom")
         .select(*_INPUT)
-        .repartition(target_partitions(spark, n, per_task=FILES_PER_TASK))
+        .repartition(target_partitions(spark, n, per_task=per_task))
     )
 
 
@@ -183,7 +190,8 @@ def thumbnail_rows(
     """One ``thumbnails`` row per DICOM file of ``catalog``, not yet computed: the Delta
     writer renders and writes them in the same tasks. See :func:`render_thumbnails`."""
     worker = _Thumbnailer(options or StorageOptions(), max_size, budget or PixelBudget())
-    return MappedRows(_dicom_files(catalog, num_files), worker, THUMBNAILS)
+    files = _dicom_files(catalog, num_files, THUMBNAIL_FILES_PER_TASK)
+    return MappedRows(files, worker, THUMBNAILS)
 
 
 def render_thumbnails(
@@ -213,7 +221,7 @@ def patch_rows(
     """``patches`` rows for every DICOM file of ``catalog``, not yet computed: the Delta
     writer cuts and writes them in the same tasks. See :func:`cut_patches`."""
     worker = _Patcher(options or StorageOptions(), settings or PatchSettings())
-    return MappedRows(_dicom_files(catalog, num_files), worker, PATCHES)
+    return MappedRows(_dicom_files(catalog, num_files, PATCH_FILES_PER_TASK), worker, PATCHES)
 
 
 def cut_patches(

@@ -1,10 +1,14 @@
 """Table maintenance: a job and a nightly schedule that cluster and vacuum every table."""
 
+from dataclasses import dataclass
+
 from dagster import (
     Config,
     DefaultScheduleStatus,
     Failure,
+    In,
     MetadataValue,
+    OpDefinition,
     OpExecutionContext,
     ScheduleDefinition,
     job,
@@ -14,7 +18,16 @@ from pydantic import Field
 from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
+from pixels_pipeline.partitions import lake_write_pool
 from pixels_pipeline.resources import LakeResource, SparkResource
+
+
+@dataclass(frozen=True)
+class Retention:
+    """The checked settings every table's step receives."""
+
+    hours: int
+    allow_short: bool
 
 
 class MaintenanceConfig(Config):  # type: ignore[misc]
@@ -29,22 +42,53 @@ class MaintenanceConfig(Config):  # type: ignore[misc]
     )
 
 
-@op(description="OPTIMIZE ... ZORDER BY and VACUUM every table of the lake.")
-def optimize_and_vacuum_tables(
-    context: OpExecutionContext, config: MaintenanceConfig, spark: SparkResource, lake: LakeResource
-) -> None:
+@op(
+    description="Check the maintenance settings (a retention under 24 h must be allowed "
+    "explicitly) before any table is touched."
+)
+def maintenance_settings(config: MaintenanceConfig) -> Retention:
     if config.retention_hours < api.MIN_RETENTION_HOURS and not config.allow_short_retention:
         raise Failure(
             description=f"retention_hours={config.retention_hours} is below "
             f"{api.MIN_RETENTION_HOURS}; set allow_short_retention to force it"
         )
-    options = lake.storage_options()
-    session = spark.get_session()
-    report: dict[str, str] = {}
-    for table in api.TABLES:
+    return Retention(config.retention_hours, config.allow_short_retention)
+
+
+def _table_op(table: str) -> OpDefinition:
+    """OPTIMIZE and VACUUM of ``table`` in the table's lake-write pool: it never commits
+    while an ingest step of another run writes the same table (Delta's S3 log store is
+    safe for one writer per table). Outputs ``ok``, ``absent`` or the error's type."""
+
+    @op(
+        name=f"maintain_{table}",
+        description=f"OPTIMIZE ... ZORDER BY and VACUUM of {table}.",
+        pool=lake_write_pool(table),
+    )
+    def maintain(
+        context: OpExecutionContext,
+        settings: Retention,
+        spark: SparkResource,
+        lake: LakeResource,
+    ) -> str:
+        options = lake.storage_options()
         if api.table_version(lake.lake_uri(), table, options=options) < 0:
-            continue
-        report[table] = _maintain(context, config, session, lake.lake_uri(), table, options)
+            return ABSENT
+        return _maintain(context, settings, spark.get_session(), lake.lake_uri(), table, options)
+
+    return maintain
+
+
+ABSENT = "absent"  # the table was not written yet: nothing to maintain
+TABLE_OPS = {table: _table_op(table) for table in api.TABLES}
+
+
+@op(
+    description="Report every table's maintenance; fail if any table failed.",
+    ins={table: In(str) for table in api.TABLES},
+)
+def maintenance_report(**outcomes: str) -> None:
+    report = {table: outcome for table, outcome in outcomes.items() if outcome != ABSENT}
     failed = [t for t, outcome in report.items() if outcome != "ok"]
     if failed:
         raise Failure(
@@ -55,7 +99,7 @@ def optimize_and_vacuum_tables(
 
 def _maintain(
     context: OpExecutionContext,
-    config: MaintenanceConfig,
+    settings: Retention,
     session: SparkSession,
     lake_uri: str,
     table: str,
@@ -69,8 +113,8 @@ def _maintain(
                 session,
                 lake_uri,
                 table,
-                retention_hours=config.retention_hours,
-                allow_short_retention=config.allow_short_retention,
+                retention_hours=settings.hours,
+                allow_short_retention=settings.allow_short,
                 options=options,
             )
         except Exception as error:
@@ -87,9 +131,13 @@ def _maintain(
     raise AssertionError("unreachable")
 
 
-@job(description="OPTIMIZE (Z-ordered) and VACUUM of all tables.")
+@job(
+    description="OPTIMIZE (Z-ordered) and VACUUM of all tables: one step per table, each "
+    "in its table's lake-write pool; a table that fails does not stop the others."
+)
 def maintenance_job() -> None:
-    optimize_and_vacuum_tables()
+    settings = maintenance_settings()
+    maintenance_report(**{table: step(settings) for table, step in TABLE_OPS.items()})
 
 
 maintenance_schedule = ScheduleDefinition(

@@ -122,7 +122,7 @@ def test_sigkill_mid_write_leaves_tables_readable_and_rerun_correct(
 
 def _maintenance_config(*, retention_hours: int, allow: bool) -> dict[str, Any]:
     config = {"retention_hours": retention_hours, "allow_short_retention": allow}
-    return {"ops": {"optimize_and_vacuum_tables": {"config": config}}}
+    return {"ops": {"maintenance_settings": {"config": config}}}
 
 
 def _maintenance_resources(landing: Path, lake: Path) -> dict[str, Any]:

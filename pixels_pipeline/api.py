@@ -98,6 +98,7 @@ __all__ = [
     "metadata_rows",
     "patch_rows",
     "read_changes",
+    "read_drops",
     "read_table",
     "register_tables",
     "render_thumbnails",
@@ -162,6 +163,20 @@ def read_table(
     return read_table_uri(
         spark, _uri(lake, table), TABLES[table], drop_ids=drop_ids, options=options, version=version
     )
+
+
+def read_drops(
+    spark: SparkSession,
+    lake: str,
+    table: str,
+    drop_ids: Sequence[str],
+    *,
+    options: StorageOptions | None = None,
+) -> DataFrame:
+    """The drops' rows of ``<lake>/<table>`` as the assets read their input: a few rows
+    (see ``read_partitions``) are read on the driver and handed to Spark as local data,
+    without the Delta scan's own jobs; more are read by a Delta scan."""
+    return read_partitions(spark, _uri(lake, table), TABLES[table], drop_ids, options)
 
 
 def read_changes(
@@ -297,9 +312,7 @@ def update_table(
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
     go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
     check_drop_ids(drop_ids)
-    catalog = read_partitions(
-        spark, _uri(lake, "object_catalog"), TABLES["object_catalog"], drop_ids, options
-    )
+    catalog = read_drops(spark, lake, "object_catalog", drop_ids, options=options)
     return update_partitions(
         spark,
         _uri(lake, table),

@@ -1,8 +1,9 @@
 """The pipeline's side of the benchmark: its stage functions through Spark, and the whole
 drop through Dagster.
 
-Stages run exactly as the assets run them: read ``object_catalog`` from Delta, build the
-stage's rows with ``api`` (``metadata_rows``, ``thumbnail_rows``, ``patch_rows`` with the
+Stages run exactly as the assets run them: read the drop's ``object_catalog`` rows as the
+assets do (``api.read_drops``: on the driver up to 20,000 rows, else a Delta scan), build
+the stage's rows with ``api`` (``metadata_rows``, ``thumbnail_rows``, ``patch_rows`` with the
 ``patches`` asset's default settings: computed inside the writer's tasks), and write them
 with ``api.write_table``. Writing the Delta table is what forces every UDF row to be
 computed (a ``count()`` could let Spark prune the unused output columns, and with them
@@ -83,7 +84,7 @@ def run_stage(
     lake_uri = str(lake)
     n = sum(api.count_rows(lake_uri, "object_catalog", [drop_id]).values())
     with measure(exclude) as m:
-        catalog = api.read_table(spark, lake_uri, "object_catalog", drop_ids=[drop_id])
+        catalog = api.read_drops(spark, lake_uri, "object_catalog", [drop_id])
         commit = api.write_table(build(catalog, n), lake_uri, table, drop_ids=[drop_id])
     m.extra["rows"] = commit.rows
     files = n if table == "patches" else None  # patches: a row per tile, not per file

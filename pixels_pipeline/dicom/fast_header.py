@@ -25,7 +25,6 @@ that ends exactly there). Each rule mirrors what pydicom 3 does in ``filereader`
 from __future__ import annotations
 
 import base64
-import json
 import re
 import struct
 from typing import IO, Any, Final
@@ -39,6 +38,7 @@ from pixels_pipeline.dicom.header import (
     _encapsulated_end,
     _size_of,
 )
+from pixels_pipeline.dicom.json_text import dumps
 
 __all__ = ["read_header_fast"]
 
@@ -547,7 +547,7 @@ def _typed(meta: dict[str, Any], full: dict[str, Any]) -> Header:
     media_class = _text(_column(meta, _MEDIA_SOP_CLASS, "UI"))
     media_instance = _text(_column(meta, _MEDIA_SOP_INSTANCE, "UI"))
     return Header(
-        meta=json.dumps(full, separators=(",", ":")),
+        meta=dumps(full),
         sop_instance_uid=texts["sop_instance_uid"] or media_instance,
         sop_class_uid=texts["sop_class_uid"] or media_class,
         study_instance_uid=texts["study_instance_uid"],

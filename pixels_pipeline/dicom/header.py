@@ -8,7 +8,6 @@ offset is unknown), so a row never inlines megabytes of base64.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pixels_pipeline.dicom.errors import (
     NotDicomError,
     TruncatedError,
 )
+from pixels_pipeline.dicom.json_text import dumps
 from pixels_pipeline.dicom.sniff import VRS
 
 BULK_DATA_THRESHOLD = 1024  # bytes; larger binary values become BulkDataURI references
@@ -143,7 +143,7 @@ def _read_deflated(fp: IO[bytes], *, uri: str) -> Header:
 
 def _header(ds: FileDataset, meta: dict[str, Any], *, truncated: bool) -> Header:
     return Header(
-        meta=json.dumps(dict(sorted(meta.items())), separators=(",", ":")),
+        meta=dumps(dict(sorted(meta.items()))),
         sop_instance_uid=_text(ds, "SOPInstanceUID")
         or _meta_text(ds, "MediaStorageSOPInstanceUID"),
         sop_class_uid=_text(ds, "SOPClassUID") or _meta_text(ds, "MediaStorageSOPClassUID"),

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections.abc import Callable
 from typing import IO, Any, Final
 
 from pydicom.datadict import dictionary_VR
@@ -82,6 +83,12 @@ _VALID_VRS: Final = frozenset(
         *("AE", "AT", "DS", "IS", "PN", "SQ", "UI", "UR"),
     }
 )
+# Explicit VR bytes -> (VR, whether its length takes 4 bytes after 2 reserved ones).
+_EXPLICIT_VRS: Final = {
+    vr.encode("ascii"): (vr, vr.encode("ascii") in _LONG_VRS) for vr in _VALID_VRS
+}
+_KEYS: dict[int, str] = {}  # tag -> its DICOM JSON key ("0020000D")
+_KEYS_MAX: Final = 65_536  # private tags vary per file: the cache stays bounded
 # Character sets whose decoding of ASCII bytes (no ESC) is plain ASCII in pydicom.
 _ASCII_SAFE_CHARSETS: Final = frozenset(
     {
@@ -173,6 +180,13 @@ def read_header_fast(fp: IO[bytes], *, uri: str, file_size: int | None = None) -
         return None
     finally:
         fp.seek(start)
+
+
+def _key(tag: int) -> str:
+    key = f"{tag:08X}"
+    if len(_KEYS) < _KEYS_MAX:
+        _KEYS[tag] = key
+    return key
 
 
 def _implicit_vr(tag: int) -> str:
@@ -268,17 +282,21 @@ class _Parser:
         delimiter, Pixel Data for the top-level body, the end of group 0002 for the file
         meta, or the end of the file). Returns the position reached and, for the body, the
         end of the last defined-length value (``header.read_header``'s truncation test)."""
-        implicit = self.implicit and top != "meta"
+        is_meta, is_body = top == "meta", top == "body"
+        implicit = self.implicit and not is_meta
+        latin1 = self.latin1
         last_tag = -1
         declared_end = 0
         size = self.size
         data, base = self.data, self.base
+        limit = base + len(data)  # the window holds [base, limit)
         while end is None or pos < end:
             if end is None and pos == size and top is not None:
                 break
-            if pos < base or pos + 12 > base + len(data):  # the window is refreshed rarely
+            if pos < base or pos + 12 > limit:  # the window is refreshed rarely
                 data = self._window(pos, min(12, size - pos))
                 base = self.base
+                limit = base + len(data)
             off = pos - base
             hdr = 8
             vr = ""
@@ -288,38 +306,40 @@ class _Parser:
             else:
                 group, elem, vr_bytes, length = _EXPLICIT_HEAD.unpack_from(data, off)
                 tag = group << 16 | elem
-                if top == "meta" and group != 2:
+                if is_meta and group != 2:
                     break
                 if tag not in (_ITEM_END, _SEQ_END, _ITEM):
-                    if vr_bytes in _LONG_VRS:
+                    explicit = _EXPLICIT_VRS.get(vr_bytes)
+                    if explicit is None:
+                        raise _FallbackError(f"VR {vr_bytes!r}")
+                    vr, long = explicit
+                    if long:
                         (length,) = _U32.unpack_from(data, off + 8)
                         hdr = 12
-                    vr = vr_bytes.decode("ascii")
-                    if vr not in _VALID_VRS:
-                        raise _FallbackError(f"VR {vr!r}")
             if tag == _ITEM_END:
                 if top is not None or end is not None:
                     raise _FallbackError("stray item delimiter")
                 return pos + 8, declared_end
-            if top == "body" and tag in _PIXEL_TAGS:
+            if is_body and tag in _PIXEL_TAGS:
                 if tag <= last_tag:  # the JSON keys would not come out sorted
                     raise _FallbackError("unordered tag before Pixel Data")
                 break
-            if tag <= last_tag or (group <= 2 and top != "meta") or group == 0xFFFE:
+            if tag <= last_tag or (group <= 2 and not is_meta) or group == 0xFFFE:
                 raise _FallbackError("unordered or unexpected tag")
-            if tag == _CHARSET_TAG and top != "body":
+            if tag == _CHARSET_TAG and not is_body:
                 raise _FallbackError("character set inside a sequence item")
             last_tag = tag
             if implicit:
                 vr = _implicit_vr(tag)
             value_pos = pos + hdr
-            key = f"{tag:08X}"
+            key = _KEYS.get(tag) or _key(tag)
             if vr == "SQ":
                 items, pos = self._sequence(value_pos, length)
                 out[key] = {"vr": "SQ", "Value": items}
                 if length != _UNDEFINED:
                     declared_end = max(declared_end, value_pos + length)
                 data, base = self.data, self.base
+                limit = base + len(data)
                 continue
             if length == _UNDEFINED:
                 raise _FallbackError("undefined length value")
@@ -331,17 +351,19 @@ class _Parser:
                     raise _FallbackError("value runs past the end")
                 out[key] = {"vr": vr, "BulkDataURI": f"{self.uri}?tag={key}"}
                 continue
-            if value_pos < base or pos > base + len(data):
+            if value_pos < base or pos > limit:
                 data = self._window(value_pos, length)
                 base = self.base
+                limit = base + len(data)
             raw = data[value_pos - base : pos - base]
             if vr in _AMBIGUOUS_VRS:
                 vr = self._us_or_ss(tag, vr, top, out)
-            if self.latin1 and vr in _STRING_VRS and not raw.isascii():
+            if latin1 and vr in _STRING_VRS and not raw.isascii():
                 self.non_ascii = True
-            element = out[key] = _element(vr, raw, self.latin1)
+            element = out[key] = _element(vr, raw, latin1)
             if tag == _CHARSET_TAG:
                 self._set_charset(element)
+                latin1 = self.latin1
         if end is not None and pos != end:
             raise _FallbackError("item length mismatch")
         return pos, declared_end
@@ -445,63 +467,111 @@ def _element(vr: str, raw: bytes, latin1: bool) -> dict[str, Any]:
     and ISO_IR 100 both decode so); otherwise text must be ASCII."""
     if not raw:
         return {"vr": vr}
-    if vr in _BINARY:
-        return {"vr": vr, "InlineBinary": base64.b64encode(raw).decode("ascii")}
-    number = _NUMBERS.get(vr)
-    if number is not None:
-        code, width = number
-        if len(raw) % width:
-            raise _FallbackError("number length")
-        return {"vr": vr, "Value": list(struct.unpack(f"<{len(raw) // width}{code}", raw))}
-    if vr == "AT":
-        if len(raw) % 4:
-            raise _FallbackError("AT length")
-        pairs = struct.unpack(f"<{len(raw) // 2}H", raw)
-        return {
-            "vr": vr,
-            "Value": [f"{pairs[i] << 16 | pairs[i + 1]:08X}" for i in range(0, len(pairs), 2)],
-        }
+    convert = _CONVERTERS.get(vr)
+    if convert is not None:  # binary, numbers, AT: not text
+        return convert(vr, raw)
     if b"\x1b" in raw or not (latin1 or raw.isascii()):
         raise _FallbackError("escape sequence or non-ASCII text")
     text = raw.decode("latin-1")
-    values: list[Any]
-    if vr in _MULTI_STRING:
-        values = text.rstrip(" \x00").split("\\")
-    elif vr == "UI":  # pydicom's UID() also strips each value
-        values = [v.strip() for v in text.rstrip("\x00 ").split("\\")]
-    elif vr in _TEXT:
-        values = [v.rstrip("\x00 ") for v in text.split("\\")]
-    elif vr in _SINGLE_TEXT:
-        values = [text.rstrip("\x00 ")]
-    elif vr == "UR":
-        values = [text.rstrip()]
-    elif vr == "AE":
-        values = [v.strip() for v in text.split("\\")]
-    elif vr == "DS":
-        values = text.strip().rstrip(" \x00").split("\\")
+    split = _TEXT_SPLITTERS.get(vr)
+    if split is not None:
+        values = split(text)
         if len(values) == 1 and not values[0]:
-            raise _FallbackError("blank DS")
-        if not all(_DS_RE.match(v) for v in values):
-            raise _FallbackError("DS format")
-        return {"vr": vr, "Value": [float(v) for v in values]}
-    elif vr == "IS":
-        values = text.rstrip(" \x00").split("\\")
-        if not all(_IS_RE.match(v) for v in values):
-            raise _FallbackError("IS format")
-        return {"vr": vr, "Value": [int(v) for v in values]}
-    elif vr == "PN":
-        names = raw.rstrip(b"\x00 ").decode("latin-1")
-        if not names:
             return {"vr": vr}
-        parts = names.split("\\")
-        if not all(parts) or "=" in names:
-            raise _FallbackError("PN components")
-        return {"vr": vr, "Value": [{"Alphabetic": p} for p in parts]}
-    else:
-        raise _FallbackError(f"VR {vr}")
+        return {"vr": vr, "Value": values}
+    if vr == "DS":
+        return {"vr": vr, "Value": _decimals(text)}
+    if vr == "IS":
+        return {"vr": vr, "Value": _integers(text)}
+    if vr == "PN":
+        return _person_names(raw)
+    raise _FallbackError(f"VR {vr}")
+
+
+def _binary(vr: str, raw: bytes) -> dict[str, Any]:
+    return {"vr": vr, "InlineBinary": base64.b64encode(raw).decode("ascii")}
+
+
+def _numbers(vr: str, raw: bytes) -> dict[str, Any]:
+    code, width = _NUMBERS[vr]
+    if len(raw) % width:
+        raise _FallbackError("number length")
+    return {"vr": vr, "Value": list(struct.unpack(f"<{len(raw) // width}{code}", raw))}
+
+
+def _tags(vr: str, raw: bytes) -> dict[str, Any]:
+    if len(raw) % 4:
+        raise _FallbackError("AT length")
+    pairs = struct.unpack(f"<{len(raw) // 2}H", raw)
+    return {
+        "vr": vr,
+        "Value": [f"{pairs[i] << 16 | pairs[i + 1]:08X}" for i in range(0, len(pairs), 2)],
+    }
+
+
+def _decimals(text: str) -> list[float]:
+    values = text.strip().rstrip(" \x00").split("\\")
     if len(values) == 1 and not values[0]:
-        return {"vr": vr}
-    return {"vr": vr, "Value": values}
+        raise _FallbackError("blank DS")
+    if not all(_DS_RE.match(v) for v in values):
+        raise _FallbackError("DS format")
+    return [float(v) for v in values]
+
+
+def _integers(text: str) -> list[int]:
+    values = text.rstrip(" \x00").split("\\")
+    if not all(_IS_RE.match(v) for v in values):
+        raise _FallbackError("IS format")
+    return [int(v) for v in values]
+
+
+def _person_names(raw: bytes) -> dict[str, Any]:
+    names = raw.rstrip(b"\x00 ").decode("latin-1")
+    if not names:
+        return {"vr": "PN"}
+    parts = names.split("\\")
+    if not all(parts) or "=" in names:
+        raise _FallbackError("PN components")
+    return {"vr": "PN", "Value": [{"Alphabetic": p} for p in parts]}
+
+
+def _multi_string(text: str) -> list[str]:  # values.convert_string
+    return text.rstrip(" \x00").split("\\")
+
+
+def _uids(text: str) -> list[str]:  # pydicom's UID() also strips each value
+    return [v.strip() for v in text.rstrip("\x00 ").split("\\")]
+
+
+def _texts(text: str) -> list[str]:  # values.convert_text
+    return [v.rstrip("\x00 ") for v in text.split("\\")]
+
+
+def _single_text(text: str) -> list[str]:  # values.convert_single_string
+    return [text.rstrip("\x00 ")]
+
+
+def _uri(text: str) -> list[str]:
+    return [text.rstrip()]
+
+
+def _titles(text: str) -> list[str]:
+    return [v.strip() for v in text.split("\\")]
+
+
+_CONVERTERS: Final[dict[str, Callable[[str, bytes], dict[str, Any]]]] = {
+    **dict.fromkeys(_BINARY, _binary),
+    **dict.fromkeys(_NUMBERS, _numbers),
+    "AT": _tags,
+}
+_TEXT_SPLITTERS: Final[dict[str, Callable[[str], list[str]]]] = {
+    **dict.fromkeys(_MULTI_STRING, _multi_string),
+    "UI": _uids,
+    **dict.fromkeys(_TEXT, _texts),
+    **dict.fromkeys(_SINGLE_TEXT, _single_text),
+    "UR": _uri,
+    "AE": _titles,
+}
 
 
 def _only(element: dict[str, Any] | None) -> Any:

@@ -19,11 +19,14 @@ from pixels_pipeline.storage.local import open_regular
 from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 
 # Each Spark task costs ~35 ms of Python-worker CPU and ~0.1 s of wall time whatever it
-# does (an empty mapInArrow, 40 tasks, 2 cores), while a header costs ~0.5 ms with the
-# fast path, so tasks must be large: 2,000 files took 8.4 s at 64 files per task, 3.4 s at
-# 256 and 1.9 s at 1,000 (same session, 2 cores). Rows are ~8 KB of JSON: 1,024 per task
-# stay a few MB.
-FILES_PER_TASK = 1024
+# does (an empty mapInArrow, 40 tasks, 2 cores), and each writing task builds its own
+# Parquet writer and Delta statistics code, while a header costs ~0.35 ms with the fast
+# path, so tasks must be large: 2,000 files took 8.4 s at 64 files per task, 3.4 s at 256
+# and 1.9 s at 1,000 (same session, 2 cores); 5,000 files took 2.29-2.93 s at 1,024 (six
+# tasks), 2.14-2.29 s at 1,250 and 1.94-2.42 s at 2,500 (two), alternated in one session.
+# Header costs vary little from file to file, so one wave of tasks per core loses little
+# to stragglers. Rows are ~8.7 KB of JSON, streamed in Arrow batches of 256.
+FILES_PER_TASK = 2500
 _INPUT = (*KEY_COLUMNS, "length", "is_dicom", "error_type", "error_message")
 
 

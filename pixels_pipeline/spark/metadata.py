@@ -23,7 +23,8 @@ from pixels_pipeline.storage.uri import StorageOptions, open_archives, open_uri
 # Parquet writer and Delta statistics code, while a header costs ~0.35 ms with the fast
 # path, so tasks must be large: 2,000 files took 8.4 s at 64 files per task, 3.4 s at 256
 # and 1.9 s at 1,000 (same session, 2 cores); 5,000 files took 2.29-2.93 s at 1,024 (six
-# tasks), 2.14-2.29 s at 1,250 and 1.94-2.42 s at 2,500 (two), alternated in one session.
+# tasks), 2.14-2.29 s at 1,250 (and one 4.02 s) and 1.94-2.42 s at 2,500 (two tasks),
+# alternated in one session.
 # Header costs vary little from file to file, so one wave of tasks per core loses little
 # to stragglers. Rows are ~8.7 KB of JSON, streamed in Arrow batches of 256.
 FILES_PER_TASK = 2500

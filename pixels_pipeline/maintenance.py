@@ -55,6 +55,9 @@ def maintenance_settings(config: MaintenanceConfig) -> Retention:
     return Retention(config.retention_hours, config.allow_short_retention)
 
 
+ABSENT = "absent"  # the table was not written yet: nothing to maintain
+
+
 def _table_op(table: str) -> OpDefinition:
     """OPTIMIZE and VACUUM of ``table`` in the table's lake-write pool: it never commits
     while an ingest step of another run writes the same table (Delta's S3 log store is
@@ -79,7 +82,6 @@ def _table_op(table: str) -> OpDefinition:
     return maintain
 
 
-ABSENT = "absent"  # the table was not written yet: nothing to maintain
 TABLE_OPS = {table: _table_op(table) for table in api.TABLES}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.dicom.budget import PixelBudget
@@ -235,10 +236,14 @@ def small_table_rows(
     *,
     options: StorageOptions | None = None,
     max_rows: int = DRIVER_READ_MAX_ROWS,
+    row_filter: pc.Expression | None = None,
 ) -> pa.Table | None:
-    """``columns`` of the drops' rows read on the driver (delta-rs, no Spark job) when
-    they are few (at most ``max_rows``), else None: read them with Spark."""
-    return small_partitions(_uri(lake, table), drop_ids, columns, options, max_rows=max_rows)
+    """``columns`` of the drops' rows (those ``row_filter`` keeps, if given) read on the
+    driver (delta-rs, no Spark job) when the drops hold few rows (at most ``max_rows``),
+    else None: read them with Spark."""
+    return small_partitions(
+        _uri(lake, table), drop_ids, columns, options, max_rows=max_rows, row_filter=row_filter
+    )
 
 
 def table_version(lake: str, table: str, *, options: StorageOptions | None = None) -> int:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import Config, ConfigurableResource, InitResourceContext
 from dagster_pyspark import LazyPySparkResource
 from dagster_spark.utils import flatten_dict
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pyspark.sql import SparkSession
 
 from pixels_pipeline.exit_status import keep_exit_status
 from pixels_pipeline.spark.session import SparkSettings, get_spark
+from pixels_pipeline.spark.snapshot_prefetch import prefetch_snapshots
 from pixels_pipeline.spark.worker_warmup import warm_up_workers
 from pixels_pipeline.storage.aws_env import anonymous_from_env, with_env_defaults
 from pixels_pipeline.storage.landing import check_drop_id
@@ -51,6 +53,8 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
         default=True, description="stop the session when the run ends (off to share it in tests)"
     )
 
+    _prefetched: set[str] = PrivateAttr(default_factory=set)
+
     def _init_session(self) -> None:
         with _SESSION_START:
             self._start_session()
@@ -61,6 +65,7 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
             flat = flatten_dict(self.spark_config)  # type: ignore[no-untyped-call]
             conf = {key: str(value) for key, value in flat}
             self._spark_session = get_spark(SparkSettings(master=master, conf=conf))
+            self._prefetched = set()
             warm_up_workers(self._spark_session)  # the steps' first Python tasks find them
             keep_exit_status()  # the run's process now holds the JVM, pyarrow, deltalake
 
@@ -68,6 +73,16 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
         """Start the session on first use."""
         session: SparkSession = self.spark_session
         return session
+
+    def prefetch_tables(self, uris: Sequence[str], options: StorageOptions | None) -> None:
+        """Start loading the Delta snapshots of ``uris`` in the background (see
+        ``spark.snapshot_prefetch``), each once per session, in the order given."""
+        session = self.get_session()
+        with _SESSION_START:
+            todo = [uri for uri in uris if uri not in self._prefetched]
+            self._prefetched.update(todo)
+        if todo:
+            prefetch_snapshots(session, todo, options)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._spark_session is not None and self.stop_at_teardown:

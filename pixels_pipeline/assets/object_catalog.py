@@ -13,6 +13,7 @@ from pixels_pipeline.assets.reporting import (
     app_id,
     errors_by_type,
     materialization_metadata,
+    run_session,
     timed_stage,
 )
 from pixels_pipeline.partitions import drop_asset
@@ -45,9 +46,7 @@ def object_catalog(
     lake: LakeResource,
 ) -> MaterializeResult:  # type: ignore[type-arg]
     drop_ids = api.check_drop_ids(context.partition_keys)  # before anything is listed
-    session = spark.get_session()
-    options = lake.storage_options()
-    lake_uri = lake.lake_uri()
+    session, lake_uri, options = run_session(context, spark, lake)
     drops = [api.Drop(d, lake.drop_uri(d), None) for d in drop_ids]
     with timed_stage(context, session, TABLE) as timer:
         update = api.update_catalog(

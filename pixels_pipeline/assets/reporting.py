@@ -18,6 +18,7 @@ from pixels_pipeline import api
 from pixels_pipeline.api import StorageOptions, TableUpdate
 from pixels_pipeline.resources import LakeResource, SparkResource
 from pixels_pipeline.spark.progress import report_progress
+from pixels_pipeline.spark.snapshot_prefetch import PREFETCH_ORDER
 
 ERROR_READ_MAX_ROWS = 500_000
 
@@ -26,6 +27,18 @@ def app_id(context: AssetExecutionContext, table: str, drop_ids: Sequence[str]) 
     """Idempotency token of one table write in one run: a retried step commits once."""
     digest = hashlib.sha256(",".join(sorted(drop_ids)).encode()).hexdigest()[:16]
     return f"pixels_pipeline:{table}:{context.run_id}:{digest}"
+
+
+def run_session(
+    context: AssetExecutionContext, spark: SparkResource, lake: LakeResource
+) -> tuple[SparkSession, str, StorageOptions]:
+    """The run's session, lake URI and storage options. The first step to ask starts
+    loading the snapshots of every table the run writes (``spark.snapshot_prefetch``)."""
+    session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
+    selected = {key.path[-1] for key in context.job_def.asset_layer.selected_asset_keys}
+    tables = [t for t in PREFETCH_ORDER if t in selected]
+    spark.prefetch_tables([api.table_uri(lake_uri, t) for t in tables], options)
+    return session, lake_uri, options
 
 
 def errors_by_type(df: DataFrame, small: pa.Table | None = None) -> dict[str, int]:
@@ -125,7 +138,7 @@ def run_silver_stage(
     ``build(catalog_rows, n_files, storage_options)`` runs on added or changed files only,
     in one idempotent commit (none if nothing changed)."""
     drop_ids = api.check_drop_ids(context.partition_keys)  # before anything is written
-    session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
+    session, lake_uri, options = run_session(context, spark, lake)
     catalog_rows = sum(
         api.count_rows(lake_uri, "object_catalog", drop_ids, options=options).values()
     )
@@ -172,7 +185,7 @@ def run_gold_stage(
     """Bring ``table`` up to date with ``metadata`` (all drops: the partition keys only
     say which run triggered it) and report what the MERGE did."""
     drop_ids = api.check_drop_ids(context.partition_keys)  # a bad key fails before any write
-    session, lake_uri, options = spark.get_session(), lake.lake_uri(), lake.storage_options()
+    session, lake_uri, options = run_session(context, spark, lake)
     with timed_stage(context, session, table) as timer:
         update = api.update_gold_table(session, lake_uri, table, options=options)
     api.register_tables(session, lake_uri, tables=[table], options=options)

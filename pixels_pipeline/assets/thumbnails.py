@@ -7,9 +7,6 @@ contact sheet in the Dagster UI. Pixels can carry burned-in PHI: the UI preview 
 in Dagster's event log, which is why it can be turned off.
 """
 
-from typing import Any
-
-import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -19,21 +16,17 @@ from dagster import (
     MetadataValue,
 )
 from pydantic import Field
-from pyspark.sql import DataFrame
-from pyspark.sql.functions import col
 
 from pixels_pipeline import api
+from pixels_pipeline.assets.galleries import pick_columns, update_galleries
 from pixels_pipeline.assets.object_catalog import object_catalog
 from pixels_pipeline.assets.reporting import materialization_metadata, run_silver_stage
-from pixels_pipeline.gallery import GalleryEntry, contact_sheet, gallery_html, preview_markdown
+from pixels_pipeline.gallery import preview_markdown
 from pixels_pipeline.partitions import drop_asset
 from pixels_pipeline.resources import LakeResource, SparkResource
-from pixels_pipeline.storage.uri import join_uri, write_bytes
 
 TABLE = "thumbnails"
 DECODE_ERROR_RATE = "decode_error_rate"
-GALLERY_LIMIT = 500  # thumbnails per drop gallery (the table holds all of them)
-PREVIEW_LIMIT = 12  # thumbnails in the UI preview
 # Not rendering errors: the file simply has no image (SR, RT plan...) or is not DICOM.
 _NOT_IMAGES = ("no_pixel_data", "not_dicom")
 
@@ -88,29 +81,17 @@ def thumbnails(
     failed = sum(n for t, n in run.errors.items() if t not in _NOT_IMAGES)
     images = run.rows - sum(run.errors.get(t, 0) for t in _NOT_IMAGES)
     rate = failed / images if images else 0.0
-    galleries: dict[str, str] = {}
-    preview: list[bytes] = []
-    small = run.driver_rows([*_GALLERY_COLUMNS, "path", "drop_id", "error_type"])
-    for drop_id in run.drop_ids:
-        entries = [GalleryEntry(*r) for r in gallery_rows(run.written, small, drop_id)]
-        if entries:
-            folder = join_uri(lake.lake_uri(), "_gallery", drop_id)
-            write_bytes(
-                join_uri(folder, "contact_sheet.png"),
-                contact_sheet([e.png for e in entries]),
-                options,
-            )
-            page = gallery_html(entries, title=f"drop {drop_id}")
-            write_bytes(join_uri(folder, "index.html"), page.encode("utf-8"), options)
-            galleries[drop_id] = join_uri(folder, "index.html")
-            preview += [e.png for e in entries[: PREVIEW_LIMIT - len(preview)]]
+    galleries = update_galleries(
+        lake.lake_uri(), run.drop_ids, run.written, run.driver_rows(pick_columns()), options
+    )
     extra: dict[str, object] = {
         "images": MetadataValue.int(images),
         "rendered": MetadataValue.int(images - failed),
-        "galleries": MetadataValue.json(galleries),
+        "galleries": MetadataValue.json(galleries.pages),
+        "galleries_rebuilt": MetadataValue.int(len(galleries.rebuilt)),
     }
-    if preview and config.ui_preview:
-        extra["preview"] = MetadataValue.md(preview_markdown(preview))
+    if galleries.preview and config.ui_preview:
+        extra["preview"] = MetadataValue.md(preview_markdown(galleries.preview))
     context.log.info(f"thumbnails: {images - failed}/{images} images rendered")
     return MaterializeResult(
         metadata=materialization_metadata(
@@ -130,25 +111,3 @@ def thumbnails(
             )
         ],
     )
-
-
-_GALLERY_COLUMNS = ("thumbnail_png", "row_id", "modality", "sop_instance_uid")
-
-
-def gallery_rows(written: DataFrame, small: pa.Table | None, drop_id: str) -> list[tuple[Any, ...]]:
-    """The drop's first rendered thumbnails by path, as ``GalleryEntry`` fields; from
-    ``small`` (the rows read on the driver) when given, else by a Spark query."""
-    if small is None:
-        rows = (
-            written.where(col("error_type").isNull() & (col("drop_id") == drop_id))
-            .select(*_GALLERY_COLUMNS)
-            .orderBy("path")
-            .limit(GALLERY_LIMIT)
-            .collect()
-        )
-        return [tuple(r) for r in rows]
-    picked = sorted(
-        (r for r in small.to_pylist() if r["error_type"] is None and r["drop_id"] == drop_id),
-        key=lambda r: r["path"],
-    )
-    return [tuple(r[c] for c in _GALLERY_COLUMNS) for r in picked[:GALLERY_LIMIT]]

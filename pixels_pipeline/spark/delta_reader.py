@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable as LogReader
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.functions import col
@@ -133,9 +134,11 @@ def small_partitions(
     *,
     version: int | None = None,
     max_rows: int = DRIVER_READ_MAX_ROWS,
+    row_filter: pc.Expression | None = None,
 ) -> pa.Table | None:
-    """``columns`` of the drops' rows, read on the driver, or None when the table is
-    missing or the drops hold more than ``max_rows`` rows (per the log's statistics)."""
+    """``columns`` of the drops' rows (those ``row_filter`` keeps, if given), read on the
+    driver, or None when the table is missing or the drops hold more than ``max_rows``
+    rows (per the log's statistics)."""
     if not table_exists(table_uri, options):
         return None
     log = LogReader(
@@ -152,7 +155,7 @@ def small_partitions(
     if any(n is None for n in held) or sum(held) > max_rows:
         return None
     dataset = log.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "in", list(drop_ids))])
-    return dataset.to_table(columns=list(columns))
+    return dataset.to_table(columns=list(columns), filter=row_filter)
 
 
 def read_partitions(

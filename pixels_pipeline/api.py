@@ -26,6 +26,7 @@ from pixels_pipeline.spark.delta_reader import (
     DRIVER_READ_MAX_ROWS,
     partition_row_counts,
     read_partitions,
+    read_partitions_and_rows,
     read_table_uri,
     small_partitions,
     table_uri,
@@ -317,7 +318,9 @@ def update_table(
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
     go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
     check_drop_ids(drop_ids)
-    catalog = read_drops(spark, lake, "object_catalog", drop_ids, options=options)
+    catalog, catalog_rows = read_partitions_and_rows(
+        spark, _uri(lake, "object_catalog"), TABLES["object_catalog"], drop_ids, options
+    )
     return update_partitions(
         spark,
         _uri(lake, table),
@@ -328,6 +331,7 @@ def update_table(
         app_id=app_id,
         options=options,
         catalog_uri=_uri(lake, "object_catalog"),
+        catalog_rows=catalog_rows,
         dicom_only=table in IMAGE_TABLES,
     )
 

@@ -171,9 +171,31 @@ def read_partitions(
     on the driver and handed to Spark as local data: a Delta scan would first run Spark
     jobs of its own (the snapshot's state, the files to read), which for a small drop
     cost more than the rows. Larger drops are read by a Delta scan."""
+    return read_partitions_and_rows(spark, table_uri, schema, drop_ids, options, max_rows=max_rows)[
+        0
+    ]
+
+
+def read_partitions_and_rows(
+    spark: SparkSession,
+    table_uri: str,
+    schema: pa.Schema,
+    drop_ids: Sequence[str],
+    options: StorageOptions | None = None,
+    *,
+    max_rows: int = DRIVER_READ_MAX_ROWS,
+) -> tuple[DataFrame, pa.Table | None]:
+    """:func:`read_partitions`, and the rows themselves when they were read on the driver
+    (else None)."""
     rows = small_partitions(table_uri, drop_ids, schema.names, options, max_rows=max_rows)
     if rows is None:
-        return read_table_uri(spark, table_uri, schema, drop_ids=drop_ids, options=options)
+        return read_table_uri(spark, table_uri, schema, drop_ids=drop_ids, options=options), None
+    local = rows.select(schema.names).cast(schema)
+    return local_frame(spark, local, schema), local
+
+
+def local_frame(spark: SparkSession, rows: pa.Table, schema: pa.Schema) -> DataFrame:
+    """``rows`` (of ``schema``) as a DataFrame of local data."""
     if rows.num_rows == 0:  # pyspark cannot convert a table of no chunks
         return spark.createDataFrame([], spark_schema(schema))
     local = rows.select(schema.names).cast(schema).combine_chunks()

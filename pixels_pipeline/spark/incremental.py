@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.functions import col, concat, expr, lit
@@ -34,6 +35,7 @@ from pyspark.sql.functions import col, concat, expr, lit
 from pixels_pipeline.spark.catalog import UNLISTED_FOLDER, CatalogListing
 from pixels_pipeline.spark.catalog_delta import sniff_changed
 from pixels_pipeline.spark.delta_reader import (
+    local_frame,
     partition_row_counts,
     read_table_uri,
     small_partitions,
@@ -52,10 +54,11 @@ from pixels_pipeline.spark.key_diff import (
     KeyDiff,
     diff_keys,
     key_frame,
+    rows_of_keys,
     rows_with_keys,
 )
 from pixels_pipeline.spark.mapped import MappedRows, Rows
-from pixels_pipeline.spark.schemas import PARTITION_COLUMN, TABLES
+from pixels_pipeline.spark.schemas import OBJECT_CATALOG, PARTITION_COLUMN, TABLES
 from pixels_pipeline.storage.uri import StorageOptions
 
 KEY = ["row_id", "fingerprint"]
@@ -118,12 +121,16 @@ def update_partitions(
     app_id: str | None = None,
     options: StorageOptions | None = None,
     catalog_uri: str | None = None,
+    catalog_rows: pa.Table | None = None,
     dicom_only: bool = False,
 ) -> TableUpdate:
     """Bring the ``drop_ids`` partitions of a downstream table in line with ``catalog``
     (its rows for those drops), computing only what is new or failed transiently, in at
     most one commit. ``catalog_uri``: where ``catalog`` is read from, so that small
     partitions with nothing to do are recognised on the driver, without a Spark job.
+    ``catalog_rows``: ``catalog``'s rows when they were read on the driver; the files to
+    compute are then picked there, and the ``MERGE`` source starts from those rows only
+    (no join of the whole catalog with the keys).
     ``dicom_only``: the table has rows for DICOM files only (images), so other catalog
     rows are neither computed again on every update nor a change."""
     if dicom_only:
@@ -149,7 +156,12 @@ def update_partitions(
                 spark, table_uri, table, catalog, drop_ids, version, options
             )
         else:
-            todo, n_todo = rows_with_keys(catalog, diff.todo), diff.todo.num_rows
+            todo = (
+                rows_with_keys(catalog, diff.todo)
+                if catalog_rows is None
+                else local_frame(spark, rows_of_keys(catalog_rows, diff.todo), OBJECT_CATALOG)
+            )
+            n_todo = diff.todo.num_rows
             gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
             n_removed = diff.removed
         n_keep = held - n_removed

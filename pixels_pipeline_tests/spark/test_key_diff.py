@@ -1,9 +1,10 @@
 """The driver-side plan of an incremental update: pure set operations on key columns."""
 
 import pyarrow as pa
+from pyspark.sql import SparkSession
 
 from pixels_pipeline.dicom.errors import ErrorType
-from pixels_pipeline.spark.key_diff import KEYS, diff_keys
+from pixels_pipeline.spark.key_diff import KEYS, diff_keys, rows_of_keys, rows_with_keys
 
 
 def keys(
@@ -61,3 +62,23 @@ def test_only_added_files_remove_nothing_and_nothing_changed_is_empty() -> None:
 def test_a_null_key_is_left_to_spark() -> None:
     held = keys([("d", None, "1")], [None])
     assert diff_keys(held, keys([("d", "a", "1")])) is None
+
+
+def test_rows_are_picked_on_the_driver_as_spark_picks_them(spark: SparkSession) -> None:
+    rows = keys(
+        [
+            ("d", "a", "1"),
+            ("d", "a", "2"),  # same file, other fingerprint: not wanted
+            ("d", "b", "1"),
+            ("d", "b", "1"),  # two rows of one file: both wanted
+            ("e", "a", "1"),  # same file id in another drop: not wanted
+            ("d", "c", "1"),
+            ("d", None, "1"),  # a null key matches nothing
+        ]
+    ).append_column("size", pa.array(range(7), pa.int64()))
+    wanted = keys([("d", "a", "1"), ("d", "b", "1"), ("d", "zz", "1")])
+    picked = rows_of_keys(rows, wanted)
+    by_spark = rows_with_keys(spark.createDataFrame(rows.to_pandas()), wanted).toArrow()
+    assert sorted(picked.column("size").to_pylist()) == [0, 2, 3]
+    assert sorted(by_spark.column("size").to_pylist()) == [0, 2, 3]
+    assert rows_of_keys(rows, keys([])).num_rows == 0

@@ -16,7 +16,6 @@ from pyspark.sql import SparkSession
 from pixels_pipeline.exit_status import keep_exit_status
 from pixels_pipeline.spark.session import SparkSettings, get_spark
 from pixels_pipeline.spark.snapshot_prefetch import prefetch_snapshots
-from pixels_pipeline.spark.worker_warmup import warm_up_workers
 from pixels_pipeline.storage.aws_env import anonymous_from_env, with_env_defaults
 from pixels_pipeline.storage.landing import check_drop_id
 from pixels_pipeline.storage.uri import StorageOptions, join_uri, normalize_uri
@@ -66,7 +65,6 @@ class SparkResource(LazyPySparkResource):  # type: ignore[misc]
             conf = {key: str(value) for key, value in flat}
             self._spark_session = get_spark(SparkSettings(master=master, conf=conf))
             self._prefetched = set()
-            warm_up_workers(self._spark_session)  # the steps' first Python tasks find them
             keep_exit_status()  # the run's process now holds the JVM, pyarrow, deltalake
 
     def get_session(self) -> SparkSession:

@@ -20,11 +20,19 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from pixels_pipeline.spark.catalog import UNLISTED_FOLDER, CatalogListing
-from pixels_pipeline.spark.delta_reader import small_partitions
-from pixels_pipeline.spark.key_diff import DIFF_MAX_ROWS, KEYS, KeyDiff, diff_keys
+from pixels_pipeline.spark.delta_reader import DRIVER_READ_MAX_ROWS, local_frame, small_partitions
+from pixels_pipeline.spark.key_diff import (
+    DIFF_MAX_ROWS,
+    KEYS,
+    KeyDiff,
+    diff_keys,
+    rows_of_keys,
+    rows_with_keys,
+)
+from pixels_pipeline.spark.schemas import OBJECT_CATALOG
 from pixels_pipeline.storage.listing import entry_uri, fingerprint_of, row_id_of
 from pixels_pipeline.storage.uri import StorageOptions, scheme_of
 
@@ -62,13 +70,24 @@ def unchanged_entries(entries: pa.Table, held: pa.Table) -> tuple[pa.BooleanArra
     return pa.array(mask, pa.bool_()), table
 
 
+# Changed entries up to which the sniffed rows come back to the driver in one job: the
+# MERGE source is then picked there (no checkpoint, no join of the rows with the keys).
+LOCAL_SNIFF_MAX = DRIVER_READ_MAX_ROWS
+
+
 @dataclass(frozen=True)
 class SniffedChanges:
     """What :func:`sniff_changed` found."""
 
-    rows: DataFrame  # the sniffed entries' rows (checkpointed): the MERGE source's pool
+    rows: DataFrame | pa.Table  # the sniffed entries' rows: checkpointed, or on the driver
     diff: KeyDiff
     sniffed: int  # entries sniffed (the others were taken as unchanged)
+
+    def new_rows(self, spark: SparkSession) -> DataFrame:
+        """The rows to insert: the sniffed rows whose key the plan adds."""
+        if isinstance(self.rows, DataFrame):
+            return rows_with_keys(self.rows, self.diff.todo)
+        return local_frame(spark, rows_of_keys(self.rows, self.diff.todo), OBJECT_CATALOG)
 
 
 def sniff_changed(
@@ -94,11 +113,18 @@ def sniff_changed(
         return None  # a folder that failed to list keeps its files' rows: the full path
     same, kept = unchanged_entries(entries, held)
     changed = entries.filter(pc.invert(same))
-    rows = listing.rows_of(changed).localCheckpoint()
     limit = DIFF_MAX_ROWS - kept.num_rows
-    sniffed = rows.select(*KEYS, "error_message").limit(limit + 1).toArrow()
-    if sniffed.num_rows > limit:
-        return None
+    rows: DataFrame | pa.Table
+    if changed.num_rows <= LOCAL_SNIFF_MAX:  # sniffed in one job, rows kept here
+        rows = listing.rows_of(changed).toArrow()
+        if rows.num_rows > limit:  # archives expanded past what the driver plans
+            return None
+        sniffed = rows.select([*KEYS, "error_message"])
+    else:
+        rows = listing.rows_of(changed).localCheckpoint()
+        sniffed = rows.select(*KEYS, "error_message").limit(limit + 1).toArrow()
+        if sniffed.num_rows > limit:
+            return None
     messages = pc.fill_null(sniffed.column("error_message"), "")
     if pc.any(pc.match_substring(messages, UNLISTED_FOLDER)).as_py():
         return None

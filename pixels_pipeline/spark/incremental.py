@@ -263,7 +263,7 @@ def refresh_catalog(
         if held and isinstance(listed, CatalogListing):
             changes = sniff_changed(listed, table_uri, drop_ids, version, options)
         if changes is not None:  # only new or changed entries were sniffed
-            new, added, gone, removed = _from_diff(spark, changes.rows, changes.diff)
+            new, added, gone, removed = _from_diff(spark, changes.new_rows(spark), changes.diff)
         else:
             rows = listed.rows() if isinstance(listed, CatalogListing) else listed
             fresh = rows.localCheckpoint()
@@ -284,7 +284,8 @@ def refresh_catalog(
                     spark, fresh, table_uri, drop_ids, version, options
                 )
             else:
-                new, added, gone, removed = _from_diff(spark, fresh, diff)
+                picked = rows_with_keys(fresh, diff.todo)
+                new, added, gone, removed = _from_diff(spark, picked, diff)
         kept = held - removed
         if added == 0 and removed == 0:
             return TableUpdate(None, 0, kept, 0)
@@ -307,12 +308,12 @@ def refresh_catalog(
 
 
 def _from_diff(
-    spark: SparkSession, rows: DataFrame, diff: KeyDiff
+    spark: SparkSession, new: DataFrame, diff: KeyDiff
 ) -> tuple[DataFrame, int, DataFrame | None, int]:
-    """The new rows (``rows`` with a key to add) and their number, the keys whose rows go
-    and the number of those rows, as planned by ``diff``."""
+    """The new rows (``new``: the rows whose key ``diff`` adds) and their number, the keys
+    whose rows go and the number of those rows, as planned by ``diff``."""
     gone = key_frame(spark, diff.gone) if diff.gone.num_rows else None
-    return rows_with_keys(rows, diff.todo), diff.todo.num_rows, gone, diff.removed
+    return new, diff.todo.num_rows, gone, diff.removed
 
 
 def _listing_diff(

@@ -14,10 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from pyspark.sql import SparkSession
 
 from pixels_pipeline import api
 from pixels_pipeline.samples import find_test_file
+from pixels_pipeline.spark import catalog_delta
 from pixels_pipeline.spark.catalog import Describer, entry_batches
 from pixels_pipeline.spark.catalog_delta import unchanged_entries
 from pixels_pipeline.storage.archives import ArchiveLimits
@@ -101,7 +103,13 @@ def _without(row: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in names}
 
 
-def test_update_sniffs_only_new_or_changed_files(spark: SparkSession, tmp_path: Path) -> None:
+@pytest.mark.parametrize("local_max", [catalog_delta.LOCAL_SNIFF_MAX, 0], ids=["driver", "spark"])
+def test_update_sniffs_only_new_or_changed_files(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_max: int
+) -> None:
+    # The sniffed rows come back to the driver (a few changed entries), or stay in
+    # Spark (more than LOCAL_SNIFF_MAX): the same update either way.
+    monkeypatch.setattr(catalog_delta, "LOCAL_SNIFF_MAX", local_max)
     lake, folder = str(tmp_path / "lake"), tmp_path / "landing" / DROP_ID
     drop = _drop(folder)
     first = api.update_catalog(spark, lake, [drop])

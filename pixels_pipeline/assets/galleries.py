@@ -82,6 +82,8 @@ def update_galleries(
             entries = _entries(source, drop_id, wanted) if wanted else []
         else:
             entries = _entries(source, drop_id, picked)
+            if not entries:  # the rows went since they were picked (a concurrent run)
+                continue
             write_bytes(join_uri(folder, SHEET), contact_sheet([e.png for e in entries]), options)
             page = gallery_html(entries, title=f"drop {drop_id}")
             write_bytes(join_uri(folder, PAGE), page.encode("utf-8"), options)

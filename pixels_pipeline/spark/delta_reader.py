@@ -155,7 +155,11 @@ def small_partitions(
     if any(n is None for n in held) or sum(held) > max_rows:
         return None
     dataset = log.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "in", list(drop_ids))])
-    return dataset.to_table(columns=list(columns), filter=row_filter)
+    table = dataset.to_table(columns=list(columns))
+    # Filtered after the read, not by the dataset: delta-rs makes each file's statistics
+    # a guarantee, and a file whose log has no min/max for a string column (the lakes of
+    # the pipeline's first writer) gets "col >= null", which drops it from any filter.
+    return table if row_filter is None else table.filter(row_filter)
 
 
 def read_partitions(

@@ -175,9 +175,8 @@ def read_partitions(
     on the driver and handed to Spark as local data: a Delta scan would first run Spark
     jobs of its own (the snapshot's state, the files to read), which for a small drop
     cost more than the rows. Larger drops are read by a Delta scan."""
-    return read_partitions_and_rows(spark, table_uri, schema, drop_ids, options, max_rows=max_rows)[
-        0
-    ]
+    read = read_partitions_and_rows(spark, table_uri, schema, drop_ids, options, max_rows=max_rows)
+    return read[0]
 
 
 def read_partitions_and_rows(

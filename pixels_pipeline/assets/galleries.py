@@ -5,10 +5,11 @@ what they show changed.
 A gallery shows the first :data:`GALLERY_LIMIT` rendered thumbnails of the drop, ordered by
 path. Which rows those are, and what each shows, follows from the rows' ``row_id``,
 ``fingerprint`` (the source file's), ``settings`` and ``decoder``: their digest is kept in
-``gallery.json`` next to the page. A run whose digest matches reads no image and writes
-nothing: an incremental update of a 5,000-file drop had spent 0.9-1.3 CPU-s of its driver
-re-reading 5,000 thumbnails and re-encoding the same 500-image sheet. Only the digest is
-stored: no row id, path or UID.
+``gallery.json`` next to the page. A run whose digest matches builds and writes nothing:
+only the dozen thumbnails of the UI preview are fetched. An incremental update of a
+5,000-file drop had spent 0.9-1.3 CPU-s of its driver turning 5,000 thumbnails into
+Python objects and re-encoding the same 500-image sheet. Only the digest is stored: no
+row id, path or UID.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame
@@ -54,7 +56,7 @@ class _Source:
 
     lake_uri: str
     written: DataFrame  # the drops' rows as committed
-    small: Any  # pa.Table of _PICK columns, or None (too many rows for the driver)
+    small: pa.Table | None  # _PICK columns read on the driver; None: too many rows there
     options: StorageOptions
 
 
@@ -62,7 +64,7 @@ def update_galleries(
     lake_uri: str,
     drop_ids: Sequence[str],
     written: DataFrame,
-    small_pick: Any,
+    small_pick: pa.Table | None,
     options: StorageOptions,
     *,
     preview_limit: int = PREVIEW_LIMIT,

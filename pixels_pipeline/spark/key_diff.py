@@ -85,7 +85,7 @@ def rows_with_keys(rows: DataFrame, keys: pa.Table) -> DataFrame:
 def rows_of_keys(rows: pa.Table, keys: pa.Table) -> pa.Table:
     """``rows`` (held on the driver) whose key is one of ``keys``: the same rows as
     :func:`rows_with_keys`, picked without a Spark job."""
-    wanted = pc.is_in(_joined(rows), value_set=_joined(keys))
+    wanted = pc.is_in(_joined(rows), value_set=_joined(keys), skip_nulls=True)
     return rows.filter(pc.fill_null(wanted, False))
 
 

@@ -1,6 +1,6 @@
 """A drop's gallery is rebuilt when what it shows changes, and only then: a run that
-leaves the shown thumbnails as they were reads no image and writes no file, yet still
-gives the UI preview; a new file among the first shown rebuilds it."""
+leaves the shown thumbnails as they were writes no file, yet still gives the UI preview;
+a new file among the first shown rebuilds it."""
 
 from __future__ import annotations
 

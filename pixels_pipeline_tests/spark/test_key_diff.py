@@ -82,3 +82,5 @@ def test_rows_are_picked_on_the_driver_as_spark_picks_them(spark: SparkSession) 
     assert sorted(picked.column("size").to_pylist()) == [0, 2, 3]
     assert sorted(by_spark.column("size").to_pylist()) == [0, 2, 3]
     assert rows_of_keys(rows, keys([])).num_rows == 0
+    with_null = keys([("d", "a", "1"), ("d", None, "1")])
+    assert sorted(rows_of_keys(rows, with_null).column("size").to_pylist()) == [0]

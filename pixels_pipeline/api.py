@@ -26,7 +26,6 @@ from pixels_pipeline.spark.delta_reader import (
     DRIVER_READ_MAX_ROWS,
     partition_row_counts,
     read_partitions,
-    read_partitions_and_rows,
     read_table_uri,
     small_partitions,
     table_uri,
@@ -178,7 +177,8 @@ def read_drops(
     """The drops' rows of ``<lake>/<table>`` as the assets read their input: a few rows
     (see ``read_partitions``) are read on the driver and handed to Spark as local data,
     without the Delta scan's own jobs; more are read by a Delta scan."""
-    return read_partitions(spark, _uri(lake, table), TABLES[table], drop_ids, options)
+    frame, _ = read_partitions(spark, _uri(lake, table), TABLES[table], drop_ids, options)
+    return frame
 
 
 def read_changes(
@@ -318,7 +318,7 @@ def update_table(
     ``build(catalog_rows, n)`` runs only on added or changed files, rows of deleted files
     go, the rest is kept; one commit (partition overwrite or MERGE), or none."""
     check_drop_ids(drop_ids)
-    catalog, catalog_rows = read_partitions_and_rows(
+    catalog, catalog_rows = read_partitions(
         spark, _uri(lake, "object_catalog"), TABLES["object_catalog"], drop_ids, options
     )
     return update_partitions(

@@ -170,26 +170,12 @@ def read_partitions(
     options: StorageOptions | None = None,
     *,
     max_rows: int = DRIVER_READ_MAX_ROWS,
-) -> DataFrame:
-    """The drops' rows of a table. When they are few (at most ``max_rows``) they are read
-    on the driver and handed to Spark as local data: a Delta scan would first run Spark
-    jobs of its own (the snapshot's state, the files to read), which for a small drop
-    cost more than the rows. Larger drops are read by a Delta scan."""
-    read = read_partitions_and_rows(spark, table_uri, schema, drop_ids, options, max_rows=max_rows)
-    return read[0]
-
-
-def read_partitions_and_rows(
-    spark: SparkSession,
-    table_uri: str,
-    schema: pa.Schema,
-    drop_ids: Sequence[str],
-    options: StorageOptions | None = None,
-    *,
-    max_rows: int = DRIVER_READ_MAX_ROWS,
 ) -> tuple[DataFrame, pa.Table | None]:
-    """:func:`read_partitions`, and the rows themselves when they were read on the driver
-    (else None)."""
+    """The drops' rows of a table, and the same rows on the driver when they were read
+    there (else None). When they are few (at most ``max_rows``) they are read on the
+    driver and handed to Spark as local data: a Delta scan would first run Spark jobs of
+    its own (the snapshot's state, the files to read), which for a small drop cost more
+    than the rows. Larger drops are read by a Delta scan."""
     rows = small_partitions(table_uri, drop_ids, schema.names, options, max_rows=max_rows)
     if rows is None:
         return read_table_uri(spark, table_uri, schema, drop_ids=drop_ids, options=options), None

@@ -150,7 +150,9 @@ def update_partitions(
                 read_version=version,
             )
             return TableUpdate(commit, n, 0, 0)
-        diff = _driver_diff(catalog_uri, table_uri, drop_ids, version, options, dicom_only)
+        diff = _driver_diff(
+            catalog_uri, catalog_rows, table_uri, drop_ids, version, options, dicom_only
+        )
         if diff is None:
             todo, n_todo, gone, n_removed = _spark_diff(
                 spark, table_uri, table, catalog, drop_ids, version, options
@@ -185,22 +187,28 @@ def update_partitions(
 
 def _driver_diff(
     catalog_uri: str | None,
+    catalog_rows: pa.Table | None,
     table_uri: str,
     drop_ids: Sequence[str],
     version: int,
     options: StorageOptions | None,
     dicom_only: bool,
 ) -> KeyDiff | None:
-    """The plan from the key columns of both tables read on the driver (delta-rs), or
-    None when either side is too big for that (then :func:`_spark_diff`)."""
+    """The plan from the key columns of both tables read on the driver (delta-rs; the
+    catalog's from ``catalog_rows`` when they are there already), or None when either
+    side is too big for that (then :func:`_spark_diff`)."""
     if catalog_uri is None:
         return None
     columns = [*KEYS, "error_type"]
     held = small_partitions(
         table_uri, drop_ids, columns, options, version=version, max_rows=DIFF_MAX_ROWS
     )
-    current = small_partitions(
-        catalog_uri, drop_ids, [*KEYS, "is_dicom"], options, max_rows=DIFF_MAX_ROWS
+    current = (
+        small_partitions(
+            catalog_uri, drop_ids, [*KEYS, "is_dicom"], options, max_rows=DIFF_MAX_ROWS
+        )
+        if catalog_rows is None
+        else catalog_rows.select([*KEYS, "is_dicom"])
     )
     if held is None or current is None:
         return None

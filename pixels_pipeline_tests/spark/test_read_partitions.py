@@ -30,8 +30,9 @@ def test_driver_read_equals_delta_scan(spark: SparkSession, tmp_path: Path) -> N
 
     expected = {("a",): len(sources) + 1, ("a", "b"): len(sources) + 2, ("never-dropped",): 0}
     for drops, count in expected.items():
-        local = read_partitions(spark, uri, schema, drops)
-        scanned = read_partitions(spark, uri, schema, drops, max_rows=-1)  # a Delta scan
+        local, rows = read_partitions(spark, uri, schema, drops)
+        scanned, none = read_partitions(spark, uri, schema, drops, max_rows=-1)  # a Delta scan
+        assert rows is not None and rows.num_rows == count and none is None
         assert [(f.name, f.dataType) for f in local.schema] == [
             (f.name, f.dataType) for f in scanned.schema
         ]
